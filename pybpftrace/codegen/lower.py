@@ -1,0 +1,863 @@
+"""AST -> LLVM IR, one function per BPF program (bpftrace's CodegenLLVM).
+
+Values are lowered in two representations: scalar types (integers, pointers,
+symbol addresses, probe ids, stack ids) become i64 SSA values; everything with
+a size of its own (strings, tuples, buffers, user stacks) lives in a stack
+buffer and is passed around as an i8* to it.  Map values and event records use
+the layouts in `types.tuple_layout`, which the runtime decodes with the same
+function.
+
+Aggregations write to per-CPU hash maps in place: one lookup, then an add
+through the returned pointer, and an update only for a key's first event.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir
+
+from pybpftrace.codegen.irbuilder import BPF_NOEXIST, I8, I8P, I32, I64, BpfBuilder, Helper, const
+from pybpftrace.lang import ast
+from pybpftrace.resources import Action, FormatInfo, MapInfo, ProbeInfo, Resources
+from pybpftrace.semantic.builtins import SIGNALS
+from pybpftrace.semantic.kinfo import TracepointField
+from pybpftrace.types import Kind, Tuple, Type, tuple_layout
+
+MEMORY_KINDS = {Kind.STRING, Kind.TUPLE, Kind.BUFFER, Kind.USTACK, Kind.INET, Kind.USERNAME}
+BPF_F_USER_STACK = 1 << 8
+
+
+def in_memory(t: Type) -> bool:
+    return t.kind in MEMORY_KINDS
+
+
+@dataclass
+class InternalMaps:
+    """File descriptors of the maps every program may use besides the user's."""
+    ringbuf: int
+    lost: int           # per-CPU array[1] of u64: events the ring buffer refused
+    scratch: int        # per-CPU array[1] big enough for the largest record
+    stacks: int = -1    # stack trace map
+    ncpus: int = 1
+
+
+@dataclass
+class ProgramContext:
+    """What lowering needs to know about the program being generated."""
+    probe: ast.Probe
+    provider: str
+    info: ProbeInfo | None                     # the concrete attach point, None if shared
+    fields: dict[str, TracepointField] = field(default_factory=dict)
+    user_pointers: bool = False                # syscall tracepoints pass user addresses
+    probe_ids: list[int] = field(default_factory=list)
+
+
+class LoopTargets:
+    def __init__(self, brk: ir.Block, cont: ir.Block):
+        self.brk = brk
+        self.cont = cont
+
+
+class Lowerer:
+    """Generates one BPF program function for a probe."""
+
+    def __init__(self, module: ir.Module, name: str, ctx: ProgramContext, res: Resources,
+                 internal: InternalMaps, format_ids: dict[int, int], boot_ns_at_start: int,
+                 params: list[str]):
+        self.ctx = ctx
+        self.params = params
+        self.res = res
+        self.internal = internal
+        self.format_ids = format_ids
+        self.start_ns = boot_ns_at_start
+        func = ir.Function(module, ir.FunctionType(I64, [I8P]), name=name)
+        func.section = f"prog_{name}"
+        self.func = func
+        self.bb = BpfBuilder(module, func)
+        self.b = self.bb.b
+        self.ctxptr = func.args[0]
+        self.vars: dict[str, ir.Value] = {}
+        self.loops: list[LoopTargets] = []
+        self.ret_block = self.bb.block("done")
+        self._comm: ir.Value | None = None
+
+    # ---- entry ------------------------------------------------------------
+    def generate(self) -> ir.Function:
+        probe = self.ctx.probe
+        if probe.pred is not None:
+            cond = self.bb.to_bool(self.expr(probe.pred))
+            body = self.bb.block("body")
+            self.b.cbranch(cond, body, self.ret_block)
+            self.b.position_at_end(body)
+        self.block(probe.block)
+        if not self.b.block.is_terminated:
+            self.b.branch(self.ret_block)
+        self.b.position_at_end(self.ret_block)
+        self.b.ret(const(0))
+        self.bb.finish()
+        return self.func
+
+    # ---- statements -------------------------------------------------------
+    def block(self, block: ast.Block) -> None:
+        for s in block.stmts:
+            if self.b.block.is_terminated:
+                self.b.position_at_end(self.bb.block("dead"))
+            getattr(self, "stmt_" + type(s).__name__)(s)
+
+    def stmt_ExprStatement(self, s: ast.ExprStatement) -> None:
+        self.expr(s.expr)
+
+    def stmt_AssignVar(self, s: ast.AssignVar) -> None:
+        t = s.var.type
+        slot = self.var_slot(s.var.name, t)
+        if s.expr is None:
+            self.bb.memset(slot, self.size_of(t))
+            return
+        if s.op is not None:
+            old = self.bb.load(slot)
+            value = self.arith(s.op, old, self.expr(s.expr), t.signed and s.expr.type.signed)
+        else:
+            value = self.expr(s.expr)
+        self.store_value(slot, 0, t, s.expr.type, value)
+
+    def stmt_AssignMap(self, s: ast.AssignMap) -> None:
+        m = self.res.map_by_name(s.map.name)
+        if m.value.is_aggregation and isinstance(s.expr, ast.Call) and s.op is None:
+            self.aggregate(m, s.map, s.expr)
+            return
+        key = self.map_key(m, s.map)
+        if s.op is not None:
+            old = self.map_read(m, key)
+            value = self.arith(s.op, old, self.expr(s.expr), m.value.signed and s.expr.type.signed)
+            vtype = m.value
+        else:
+            value = self.expr(s.expr)
+            vtype = s.expr.type
+        buf = self.bb.alloca(m.value_size, "val")
+        if in_memory(m.value):
+            self.bb.memset(buf, m.value_size)
+        self.store_value(buf, 0, m.value, vtype, value)
+        self.bb.map_update(m.fd, key, buf)
+
+    def stmt_If(self, s: ast.If) -> None:
+        cond = self.bb.to_bool(self.expr(s.cond))
+        if s.orelse is None:
+            with self.b.if_then(cond):
+                self.block(s.then)
+        else:
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.block(s.then)
+                with otherwise:
+                    self.block(s.orelse)
+
+    def stmt_Unroll(self, s: ast.Unroll) -> None:
+        for _ in range(s.count.value):
+            self.block(s.body)
+
+    def stmt_While(self, s: ast.While) -> None:
+        self.loop(lambda: self.bb.to_bool(self.expr(s.cond)), s.body, None)
+
+    def stmt_For(self, s: ast.For) -> None:
+        slot = self.var_slot(s.var.name, s.var.type)
+        end_slot = self.bb.alloca(8, "end")
+        self.bb.store(self.expr(s.start), slot)
+        self.bb.store(self.expr(s.end), end_slot)
+        signed = s.var.type.signed
+
+        def cond():
+            cur, end = self.bb.load(slot), self.bb.load(end_slot)
+            return self.b.icmp_signed("<", cur, end) if signed else self.b.icmp_unsigned("<", cur, end)
+
+        def step():
+            self.bb.store(self.b.add(self.bb.load(slot), const(1)), slot)
+        self.loop(cond, s.body, step)
+
+    def loop(self, cond, body: ast.Block, step) -> None:
+        head, body_bb = self.bb.block("loop_head"), self.bb.block("loop_body")
+        cont, done = self.bb.block("loop_cont"), self.bb.block("loop_done")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        self.b.cbranch(cond(), body_bb, done)
+        self.b.position_at_end(body_bb)
+        self.loops.append(LoopTargets(done, cont))
+        self.block(body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(cont)
+        self.b.position_at_end(cont)
+        if step is not None:
+            step()
+        self.b.branch(head)
+        self.b.position_at_end(done)
+
+    def stmt_Jump(self, s: ast.Jump) -> None:
+        if s.kind == "return":
+            self.b.branch(self.ret_block)
+        elif s.kind == "break":
+            self.b.branch(self.loops[-1].brk)
+        else:
+            self.b.branch(self.loops[-1].cont)
+
+    # ---- variables and sizes ----------------------------------------------
+    def size_of(self, t: Type) -> int:
+        return t.byte_size if in_memory(t) else 8
+
+    def var_slot(self, name: str, t: Type) -> ir.Value:
+        slot = self.vars.get(name)
+        if slot is None:
+            slot = self.vars[name] = self.bb.alloca(self.size_of(t), "var_" + name)
+        return slot
+
+    def store_value(self, buf: ir.Value, off: int, dst: Type, src: Type, value: ir.Value) -> None:
+        """Store `value` (of type src) into a slot of type dst at buf+off."""
+        if not in_memory(dst):
+            width = dst.bits if dst.kind is Kind.INT else 64
+            self.bb.store(value, buf, off, width)
+            return
+        dsize = dst.byte_size
+        if dst.kind is Kind.TUPLE and src.kind is Kind.TUPLE and dst != src:
+            # Field-wise: strings inside may have different sizes.
+            d_offs, _ = tuple_layout(dst)
+            s_offs, _ = tuple_layout(src)
+            for df, sf, do, so in zip(dst.fields, src.fields, d_offs, s_offs):
+                if in_memory(df):
+                    self.store_value(buf, off + do, df, sf, self.bb.gep(value, so))
+                else:
+                    width = sf.bits if sf.kind is Kind.INT else 64
+                    self.store_value(buf, off + do, df, sf, self.bb.load(value, so, width, sf.signed))
+            return
+        target = self.bb.gep(buf, off)
+        if src.byte_size < dsize:
+            self.bb.memset(target, dsize)
+        self.bb.memcpy(target, value, min(dsize, src.byte_size))
+
+    # ---- expressions ------------------------------------------------------
+    def expr(self, e: ast.Expr) -> ir.Value:
+        return getattr(self, "expr_" + type(e).__name__)(e)
+
+    def expr_Integer(self, e: ast.Integer) -> ir.Value:
+        return const(e.value)
+
+    def expr_String(self, e: ast.String) -> ir.Value:
+        return self.string_constant(e.value.encode(), e.type.size)
+
+    def string_constant(self, data: bytes, size: int) -> ir.Value:
+        buf = self.bb.alloca(size, "str")
+        padded = data.ljust((size + 7) // 8 * 8, b"\0")
+        for off in range(0, len(padded), 8):
+            self.bb.store(const(int.from_bytes(padded[off:off + 8], "little")), buf, off)
+        return buf
+
+    def expr_PositionalParam(self, e: ast.PositionalParam) -> ir.Value:
+        params = self.params
+        if e.n == 0:
+            return const(len(params))
+        value = params[e.n - 1] if e.n <= len(params) else ""
+        if e.type.kind is Kind.STRING:
+            return self.string_constant(value.encode(), e.type.size)
+        return const(int(value, 0) if value else 0)
+
+    def expr_Variable(self, e: ast.Variable) -> ir.Value:
+        slot = self.var_slot(e.name, e.type)
+        if in_memory(e.type):
+            return slot
+        return self.bb.load(slot)
+
+    def expr_Builtin(self, e: ast.Builtin) -> ir.Value:
+        n = e.name
+        bb = self.bb
+        if n in ("pid", "tid"):
+            v = bb.helper(Helper.GET_CURRENT_PID_TGID, [])
+            return self.b.lshr(v, const(32)) if n == "pid" else self.b.and_(v, const(0xFFFFFFFF))
+        if n in ("uid", "gid"):
+            v = bb.helper(Helper.GET_CURRENT_UID_GID, [])
+            return self.b.and_(v, const(0xFFFFFFFF)) if n == "uid" else self.b.lshr(v, const(32))
+        if n == "nsecs":
+            return bb.helper(Helper.KTIME_GET_BOOT_NS, [])
+        if n == "elapsed":
+            return self.b.sub(bb.helper(Helper.KTIME_GET_BOOT_NS, []), const(self.start_ns))
+        if n == "cpu":
+            return self.b.zext(bb.helper(Helper.GET_SMP_PROCESSOR_ID, [], I32), I64)
+        if n == "cgroup":
+            return bb.helper(Helper.GET_CURRENT_CGROUP_ID, [])
+        if n == "rand":
+            return self.b.zext(bb.helper(Helper.GET_PRANDOM_U32, [], I32), I64)
+        if n == "curtask":
+            return bb.helper(Helper.GET_CURRENT_TASK, [])
+        if n == "jiffies":
+            return bb.helper(Helper.JIFFIES64, [])
+        if n == "comm":
+            buf = bb.alloca(16, "comm")
+            bb.memset(buf, 16)
+            bb.helper(Helper.GET_CURRENT_COMM, [buf, const(16, I32)])
+            return buf
+        if n == "probe":
+            if self.ctx.info is not None:
+                return const(self.res.probes.index(self.ctx.info))
+            return bb.helper(Helper.GET_ATTACH_COOKIE, [self.ctxptr])
+        if n == "kstack":
+            return self.stack(e.type)
+        if n == "ustack":
+            return self.stack(e.type)
+        if n == "username":
+            return self.b.and_(bb.helper(Helper.GET_CURRENT_UID_GID, []), const(0xFFFFFFFF))
+        raise AssertionError(f"builtin {n} reached codegen")
+
+    def stack(self, t: Type) -> ir.Value:
+        user = t.kind is Kind.USTACK
+        sid = self.bb.helper(Helper.GET_STACKID, [self.ctxptr, self.bb.map_fd(self.internal.stacks),
+                                                  const(BPF_F_USER_STACK if user else 0)])
+        if not user:
+            return sid
+        buf = self.bb.alloca(16, "ustack")
+        self.bb.store(sid, buf, 0)
+        pid = self.b.lshr(self.bb.helper(Helper.GET_CURRENT_PID_TGID, []), const(32))
+        self.bb.store(pid, buf, 8)
+        return buf
+
+    def expr_FieldAccess(self, e: ast.FieldAccess) -> ir.Value:
+        if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
+            f = self.ctx.fields[e.field]
+            if in_memory(e.type):
+                buf = self.bb.alloca(e.type.byte_size, "field")
+                self.bb.memset(buf, e.type.byte_size)
+                n = min(f.size, e.type.byte_size)
+                for i in range(n):
+                    self.bb.store(self.bb.load(self.ctxptr, f.offset + i, 8), buf, i, 8)
+                return buf
+            if f.data_loc:
+                return self.bb.load(self.ctxptr, f.offset, 32, False)
+            width = 64 if e.type.kind is Kind.PTR else e.type.bits
+            aligned = f.offset % (width // 8) == 0
+            return self.bb.load(self.ctxptr, f.offset, width, e.type.signed, aligned)
+        base = self.expr(e.expr)
+        t = e.expr.type
+        i = int(e.field)
+        return self.tuple_field(base, t, i)
+
+    def tuple_field(self, base: ir.Value, t: Type, i: int) -> ir.Value:
+        offs, _ = tuple_layout(t)
+        f = t.fields[i]
+        if in_memory(f):
+            return self.bb.gep(base, offs[i])
+        return self.bb.load(base, offs[i], f.bits if f.kind is Kind.INT else 64, f.signed)
+
+    def expr_ArrayAccess(self, e: ast.ArrayAccess) -> ir.Value:
+        t = e.expr.type
+        if t.kind is Kind.TUPLE:
+            return self.tuple_field(self.expr(e.expr), t, e.index.value)
+        base = self.expr(e.expr)
+        idx = self.expr(e.index)
+        if t.kind is Kind.STRING:
+            p = self.b.gep(base, [idx])
+            return self.b.sext(self.b.load(p), I64)
+        elem = e.type
+        width = elem.bits if elem.kind is Kind.INT else 64
+        addr = self.b.add(base, self.b.mul(idx, const(width // 8)))
+        buf = self.bb.alloca(8, "elem")
+        self.bb.memset(buf, 8)
+        self.bb.probe_read(buf, width // 8, addr, self.ctx.user_pointers)
+        return self.bb.load(buf, 0, width, elem.signed)
+
+    def expr_Cast(self, e: ast.Cast) -> ir.Value:
+        v = self.expr(e.expr)
+        t = e.type
+        if t.kind is Kind.INT and t.bits < 64:
+            narrow = self.b.trunc(v, ir.IntType(t.bits))
+            return self.b.sext(narrow, I64) if t.signed else self.b.zext(narrow, I64)
+        return v
+
+    def expr_Tuple(self, e: ast.Tuple) -> ir.Value:
+        t = e.type
+        offs, size = tuple_layout(t)
+        buf = self.bb.alloca(size, "tuple")
+        self.bb.memset(buf, size)
+        for x, f, off in zip(e.elems, t.fields, offs):
+            self.store_value(buf, off, f, x.type, self.expr(x))
+        return buf
+
+    def expr_Ternary(self, e: ast.Ternary) -> ir.Value:
+        cond = self.bb.to_bool(self.expr(e.cond))
+        t = e.type
+        if not in_memory(t):
+            slot = self.bb.alloca(8, "tern")
+        else:
+            slot = self.bb.alloca(t.byte_size, "tern")
+            self.bb.memset(slot, t.byte_size)
+        with self.b.if_else(cond) as (then, otherwise):
+            with then:
+                self.store_value(slot, 0, t if in_memory(t) else _I64, e.left.type, self.expr(e.left))
+            with otherwise:
+                self.store_value(slot, 0, t if in_memory(t) else _I64, e.right.type, self.expr(e.right))
+        return slot if in_memory(t) else self.bb.load(slot)
+
+    def expr_Unop(self, e: ast.Unop) -> ir.Value:
+        if e.op in ("++", "--"):
+            return self.incdec(e)
+        v = self.expr(e.expr)
+        if e.op == "!":
+            return self.b.zext(self.b.icmp_unsigned("==", v, const(0)), I64)
+        if e.op == "~":
+            return self.b.not_(v)
+        if e.op == "-":
+            return self.b.neg(v)
+        if e.op == "*":
+            t = e.type
+            width = t.bits if t.kind is Kind.INT else 64
+            buf = self.bb.alloca(8, "deref")
+            self.bb.memset(buf, 8)
+            self.bb.probe_read(buf, width // 8, v, self.ctx.user_pointers)
+            return self.bb.load(buf, 0, width, t.signed)
+        raise AssertionError(e.op)
+
+    def incdec(self, e: ast.Unop) -> ir.Value:
+        delta = const(1 if e.op == "++" else -1)
+        target = e.expr
+        if isinstance(target, ast.Variable):
+            slot = self.var_slot(target.name, target.type)
+            old = self.bb.load(slot)
+            new = self.b.add(old, delta)
+            self.bb.store(new, slot)
+            return old if e.post else new
+        m = self.res.map_by_name(target.name)
+        key = self.map_key(m, target)
+        old = self.map_read(m, key)
+        new = self.b.add(old, delta)
+        buf = self.bb.alloca(8, "val")
+        self.bb.store(new, buf)
+        self.bb.map_update(m.fd, key, buf)
+        return old if e.post else new
+
+    def expr_Binop(self, e: ast.Binop) -> ir.Value:
+        op = e.op
+        if op in ("&&", "||"):
+            return self.logical(e)
+        lt, rt = e.left.type, e.right.type
+        if lt.kind in (Kind.STRING, Kind.TUPLE) and op in ("==", "!="):
+            eq = self.memory_equal(e.left, e.right)
+            res = eq if op == "==" else self.b.not_(eq)
+            return self.b.zext(res, I64)
+        a, b = self.expr(e.left), self.expr(e.right)
+        return self.arith(op, a, b, lt.signed and rt.signed)
+
+    def arith(self, op: str, a: ir.Value, b: ir.Value, signed: bool) -> ir.Value:
+        B = self.b
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            cmp = B.icmp_signed(op, a, b) if signed else B.icmp_unsigned(op, a, b)
+            return B.zext(cmp, I64)
+        simple = {"+": B.add, "-": B.sub, "*": B.mul, "&": B.and_, "|": B.or_, "^": B.xor, "<<": B.shl}
+        if op in simple:
+            return simple[op](a, b)
+        if op == ">>":
+            return B.ashr(a, b) if signed else B.lshr(a, b)
+        if op in ("/", "%"):
+            # Division by zero yields 1, as bpftrace does, instead of the BPF default of 0.
+            nonzero = B.icmp_unsigned("!=", b, const(0))
+            safe_b = B.select(nonzero, b, const(1))
+            if op == "/":
+                q = B.sdiv(a, safe_b) if signed else B.udiv(a, safe_b)
+                return B.select(nonzero, q, const(1))
+            r = B.srem(a, safe_b) if signed else B.urem(a, safe_b)
+            return B.select(nonzero, r, const(1))
+        raise AssertionError(op)
+
+    def logical(self, e: ast.Binop) -> ir.Value:
+        slot = self.bb.alloca(8, "logic")
+        left = self.bb.to_bool(self.expr(e.left))
+        short = const(0) if e.op == "&&" else const(1)
+        self.bb.store(short, slot)
+        rhs_when = left if e.op == "&&" else self.b.not_(left)
+        with self.b.if_then(rhs_when):
+            right = self.bb.to_bool(self.expr(e.right))
+            self.bb.store(self.b.zext(right, I64), slot)
+        return self.bb.load(slot)
+
+    def memory_equal(self, left: ast.Expr, right: ast.Expr) -> ir.Value:
+        """String/tuple equality.  String buffers are zero-padded, so comparing the
+        common prefix (the shorter side includes its NUL) decides equality."""
+        if isinstance(left, ast.String) and not isinstance(right, ast.String):
+            left, right = right, left
+        n = min(left.type.byte_size, right.type.byte_size)
+        a = self.expr(left)
+        if isinstance(right, ast.String):
+            data = right.value.encode().ljust(right.type.size, b"\0")[:n]
+            result = ir.Constant(ir.IntType(1), 1)
+            off = 0
+            while off < n:
+                width = 64 if n - off >= 8 else (32 if n - off >= 4 else (16 if n - off >= 2 else 8))
+                chunk = int.from_bytes(data[off:off + width // 8], "little")
+                eq = self.b.icmp_unsigned("==", self.bb.load(a, off, width), const(chunk))
+                result = self.b.and_(result, eq)
+                off += width // 8
+            return result
+        bptr = self.expr(right)
+        result = ir.Constant(ir.IntType(1), 1)
+        for off in range(n):
+            eq = self.b.icmp_unsigned("==", self.bb.load(a, off, 8), self.bb.load(bptr, off, 8))
+            result = self.b.and_(result, eq)
+        return result
+
+    def expr_Sizeof(self, e: ast.Sizeof) -> ir.Value:
+        return const(e.expr.type.byte_size if e.expr is not None else 8)
+
+    # ---- maps -------------------------------------------------------------
+    def map_key(self, m: MapInfo, access: ast.Map, extra: int = 0) -> ir.Value:
+        """A stack buffer with the key of `access` (plus `extra` trailing bytes)."""
+        size = (m.key.byte_size if m.key is not None else 8) + extra
+        buf = self.bb.alloca(size, "key")
+        if m.key is None:
+            self.bb.store(const(0), buf)
+            return buf
+        self.bb.memset(buf, size)
+        if isinstance(access.key, ast.Tuple) and m.key.kind is Kind.TUPLE:
+            offs, _ = tuple_layout(m.key)
+            for x, f, off in zip(access.key.elems, m.key.fields, offs):
+                self.store_value(buf, off, f, x.type, self.expr(x))
+        else:
+            self.store_value(buf, 0, m.key, access.key.type, self.expr(access.key))
+        return buf
+
+    def expr_Map(self, e: ast.Map) -> ir.Value:
+        m = self.res.map_by_name(e.name)
+        key = self.map_key(m, e)
+        return self.map_read(m, key)
+
+    def map_read(self, m: MapInfo, key: ir.Value) -> ir.Value:
+        """The value under `key`, or zero; per-CPU aggregations are summed over CPUs."""
+        t = m.value
+        if m.percpu:
+            return self.percpu_read(m, key)
+        if in_memory(t):
+            out = self.bb.alloca(t.byte_size, "mapval")
+            self.bb.memset(out, t.byte_size)
+            p = self.bb.map_lookup(m.fd, key)
+            with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
+                self.bb.memcpy(out, p, t.byte_size)
+            return out
+        slot = self.bb.alloca(8, "mapval")
+        self.bb.store(const(0), slot)
+        p = self.bb.map_lookup(m.fd, key)
+        with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
+            width = t.bits if t.kind is Kind.INT else 64
+            self.bb.store(self.bb.load(p, 0, width, t.signed), slot)
+        return self.bb.load(slot)
+
+    def percpu_read(self, m: MapInfo, key: ir.Value) -> ir.Value:
+        total = self.bb.alloca(16, "total")
+        self.bb.memset(total, 16)
+        kind = m.value.kind
+        for cpu in range(self.internal.ncpus):
+            p = self.bb.helper(Helper.MAP_LOOKUP_PERCPU_ELEM, [self.bb.map_fd(m.fd), key, const(cpu, I32)], I8P)
+            with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
+                if kind in (Kind.MIN, Kind.MAX):
+                    v, is_set = self.bb.load(p, 0), self.bb.load(p, 8)
+                    cur, have = self.bb.load(total, 0), self.bb.load(total, 8)
+                    op = "<" if kind is Kind.MIN else ">"
+                    better = self.b.icmp_signed(op, v, cur) if m.value.signed else self.b.icmp_unsigned(op, v, cur)
+                    take = self.b.and_(self.bb.to_bool(is_set),
+                                       self.b.or_(self.b.not_(self.bb.to_bool(have)), better))
+                    self.bb.store(self.b.select(take, v, cur), total, 0)
+                    self.bb.store(self.b.select(take, const(1), have), total, 8)
+                else:
+                    for off in ((0, 8) if kind in (Kind.AVG, Kind.STATS) else (0,)):
+                        self.bb.store(self.b.add(self.bb.load(total, off), self.bb.load(p, off)), total, off)
+        if kind in (Kind.AVG, Kind.STATS):
+            count, tot = self.bb.load(total, 0), self.bb.load(total, 8)
+            return self.arith("/", tot, count, m.value.signed)
+        return self.bb.load(total, 0)
+
+    def aggregate(self, m: MapInfo, access: ast.Map, call: ast.Call) -> None:
+        kind = m.value.kind
+        arg = self.expr(call.args[0]) if call.args else None
+        if kind in (Kind.HIST, Kind.LHIST):
+            ukey = m.key.byte_size if m.key is not None else 8
+            key = self.map_key(m, access, extra=8)
+            bucket = self.log2(arg, m.value.hist_bits) if kind is Kind.HIST else self.linear(arg, m.value.lhist)
+            self.bb.store(bucket, key, ukey)
+            self.bump(m, key, [(0, const(1))])
+            return
+        key = self.map_key(m, access)
+        if kind is Kind.COUNT:
+            self.bump(m, key, [(0, const(1))])
+        elif kind is Kind.SUM:
+            self.bump(m, key, [(0, arg)])
+        elif kind in (Kind.AVG, Kind.STATS):
+            self.bump(m, key, [(0, const(1)), (8, arg)])
+        else:
+            self.minmax(m, key, arg)
+
+    def bump(self, m: MapInfo, key: ir.Value, adds: list[tuple[int, ir.Value]]) -> None:
+        """Add to the u64 fields of a per-CPU value, creating it on the key's first event."""
+        p = self.bb.map_lookup(m.fd, key)
+        with self.bb.if_nonnull(p) as (found, missing):
+            with found:
+                for off, v in adds:
+                    self.bb.store(self.b.add(self.bb.load(p, off), v), p, off)
+            with missing:
+                buf = self.bb.alloca(m.value_size, "init")
+                self.bb.memset(buf, m.value_size)
+                for off, v in adds:
+                    self.bb.store(v, buf, off)
+                self.bb.map_update(m.fd, key, buf, BPF_NOEXIST)
+
+    def minmax(self, m: MapInfo, key: ir.Value, v: ir.Value) -> None:
+        op = "<" if m.value.kind is Kind.MIN else ">"
+        p = self.bb.map_lookup(m.fd, key)
+        with self.bb.if_nonnull(p) as (found, missing):
+            with found:
+                cur = self.bb.load(p, 0)
+                better = self.b.icmp_signed(op, v, cur) if m.value.signed else self.b.icmp_unsigned(op, v, cur)
+                with self.b.if_then(better):
+                    self.bb.store(v, p, 0)
+            with missing:
+                buf = self.bb.alloca(16, "init")
+                self.bb.store(v, buf, 0)
+                self.bb.store(const(1), buf, 8)
+                self.bb.map_update(m.fd, key, buf, BPF_NOEXIST)
+
+    def log2(self, v: ir.Value, k: int = 0) -> ir.Value:
+        """bpftrace's hist() bucket: 0 for negatives, 1 for zero, 2 + floor(log2(v)) above."""
+        B = self.b
+        slot = self.bb.alloca(8, "bucket")
+        neg = B.icmp_signed("<", v, const(0))
+        zero = B.icmp_unsigned("==", v, const(0))
+        # floor(log2(v)) by binary search over shifts; branch-free.
+        n = v
+        result = const(0)
+        for shift in (32, 16, 8, 4, 2, 1):
+            big = B.icmp_unsigned(">=", n, const(1 << shift))
+            result = B.add(result, B.select(big, const(shift), const(0)))
+            n = B.select(big, B.lshr(n, const(shift)), n)
+        self.bb.store(B.add(result, const(2)), slot)
+        self.bb.store(B.select(zero, const(1), self.bb.load(slot)), slot)
+        self.bb.store(B.select(neg, const(0), self.bb.load(slot)), slot)
+        return self.bb.load(slot)
+
+    def linear(self, v: ir.Value, bounds: tuple[int, int, int]) -> ir.Value:
+        lo, hi, step = bounds
+        B = self.b
+        last = (hi - lo) // step + 1
+        idx = B.add(B.sdiv(B.sub(v, const(lo)), const(step)), const(1))
+        idx = B.select(B.icmp_signed(">=", v, const(hi)), const(last), idx)
+        return B.select(B.icmp_signed("<", v, const(lo)), const(0), idx)
+
+    # ---- calls ------------------------------------------------------------
+    def expr_Call(self, e: ast.Call) -> ir.Value:
+        return getattr(self, "call_" + e.name)(e)
+
+    def emit(self, record: ir.Value, size: int) -> None:
+        """Send a record through the ring buffer; count it as lost if the buffer is full."""
+        rc = self.bb.helper(Helper.RINGBUF_OUTPUT, [self.bb.map_fd(self.internal.ringbuf), record,
+                                                    const(size), const(0)])
+        with self.b.if_then(self.b.icmp_signed("<", rc, const(0))):
+            zero = self.bb.alloca(8, "zero")
+            self.bb.store(const(0, I32), zero, 0, 32)
+            p = self.bb.map_lookup(self.internal.lost, zero)
+            with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
+                self.bb.store(self.b.add(self.bb.load(p), const(1)), p)
+
+    def record(self, action: int, args: list[ast.Expr], layout: Type | None) -> None:
+        """A record of the action id followed by the arguments laid out as `layout`."""
+        size = 8 + (layout.byte_size if layout is not None else 0)
+        buf = self.bb.alloca(size, "rec")
+        self.bb.memset(buf, size)
+        self.bb.store(const(action), buf, 0)
+        if layout is not None:
+            offs, _ = tuple_layout(layout)
+            for x, f, off in zip(args, layout.fields, offs):
+                self.store_value(buf, 8 + off, f, x.type, self.expr(x))
+        self.emit(buf, size)
+
+    def formatted(self, e: ast.Call, table: list[FormatInfo], base: int) -> None:
+        key = id(e)
+        if key not in self.format_ids:
+            args = [_storage(a.type) for a in e.args[1:]]
+            layout = Tuple(*args) if args else None
+            table.append(FormatInfo(e.args[0].value, args, layout))
+            self.format_ids[key] = len(table) - 1
+        info = table[self.format_ids[key]]
+        self.record(base + self.format_ids[key], e.args[1:], info.layout)
+
+    def call_printf(self, e: ast.Call) -> ir.Value:
+        self.formatted(e, self.res.printfs, Action.PRINTF_BASE)
+        return const(0)
+
+    def call_system(self, e: ast.Call) -> ir.Value:
+        self.formatted(e, self.res.systems, Action.SYSTEM_BASE)
+        return const(0)
+
+    def call_cat(self, e: ast.Call) -> ir.Value:
+        self.formatted(e, self.res.cats, Action.CAT_BASE)
+        return const(0)
+
+    def call_exit(self, e: ast.Call) -> ir.Value:
+        self.record(Action.EXIT, [], None)
+        return const(0)
+
+    def call_time(self, e: ast.Call) -> ir.Value:
+        key = id(e)
+        if key not in self.format_ids:
+            self.res.times.append(e.args[0].value if e.args else "%H:%M:%S\n")
+            self.format_ids[key] = len(self.res.times) - 1
+        buf = self.bb.alloca(16, "rec")
+        self.bb.store(const(Action.TIME), buf, 0)
+        self.bb.store(const(self.format_ids[key]), buf, 8)
+        self.emit(buf, 16)
+        return const(0)
+
+    def map_action(self, action: int, e: ast.Call, extra: list[ir.Value]) -> None:
+        m = e.args[0]
+        buf = self.bb.alloca(8 * (2 + len(extra)), "rec")
+        self.bb.store(const(action), buf, 0)
+        self.bb.store(const(self.res.map_id(m.name)), buf, 8)
+        for i, v in enumerate(extra):
+            self.bb.store(v, buf, 16 + 8 * i)
+        self.emit(buf, 8 * (2 + len(extra)))
+
+    def call_print(self, e: ast.Call) -> ir.Value:
+        if not isinstance(e.args[0], ast.Map):
+            key = id(e)
+            if key not in self.format_ids:
+                self.res.print_values.append(_storage(e.args[0].type))
+                self.format_ids[key] = len(self.res.print_values) - 1
+            vid = self.format_ids[key]
+            self.record(Action.PRINT_VALUE_BASE + vid, e.args[:1], Tuple(self.res.print_values[vid]))
+            return const(0)
+        top = self.expr(e.args[1]) if len(e.args) > 1 else const(0)
+        div = self.expr(e.args[2]) if len(e.args) > 2 else const(0)
+        self.map_action(Action.PRINT_MAP, e, [top, div])
+        return const(0)
+
+    def call_clear(self, e: ast.Call) -> ir.Value:
+        self.map_action(Action.CLEAR, e, [])
+        return const(0)
+
+    def call_zero(self, e: ast.Call) -> ir.Value:
+        self.map_action(Action.ZERO, e, [])
+        return const(0)
+
+    def call_delete(self, e: ast.Call) -> ir.Value:
+        access = e.args[0]
+        m = self.res.map_by_name(access.name)
+        if m.value.kind in (Kind.HIST, Kind.LHIST):
+            return const(0)  # per-bucket keys: deleted by key prefix is not possible in BPF
+        key = self.map_key(m, access)
+        self.bb.map_delete(m.fd, key)
+        return const(0)
+
+    def call_str(self, e: ast.Call) -> ir.Value:
+        size = e.type.size
+        src = e.args[0]
+        if src.type.kind is Kind.STRING:
+            return self.expr(src)
+        ptr = self.expr(src)
+        buf = self.bb.alloca(size, "str")
+        self.bb.memset(buf, size)
+        if len(e.args) == 2 and not isinstance(e.args[1], ast.Integer):
+            # Runtime length: read at most min(len + 1, size) bytes.
+            n = self.b.add(self.expr(e.args[1]), const(1))
+            n = self.b.select(self.b.icmp_unsigned("<", n, const(size)), n, const(size))
+            hid = Helper.PROBE_READ_USER_STR if self.ctx.user_pointers else Helper.PROBE_READ_KERNEL_STR
+            self.bb.helper(hid, [buf, self.b.trunc(n, I32), self.bb._as_ptr(ptr)])
+        else:
+            self.bb.probe_read_str(buf, size, ptr, self.ctx.user_pointers)
+        return buf
+
+    def call_buf(self, e: ast.Call) -> ir.Value:
+        size = e.type.size
+        buf = self.bb.alloca(8 + size, "buf")
+        self.bb.memset(buf, 8 + size)
+        self.bb.store(const(size), buf, 0)
+        self.bb.probe_read(self.bb.gep(buf, 8), size, self.expr(e.args[0]), self.ctx.user_pointers)
+        return buf
+
+    def call_strncmp(self, e: ast.Call) -> ir.Value:
+        a, b = self.expr(e.args[0]), self.expr(e.args[1])
+        n = min(e.args[2].value, e.args[0].type.size, e.args[1].type.size)
+        # 0 if the first n bytes match up to a NUL, 1 otherwise.
+        slot = self.bb.alloca(8, "cmp")
+        self.bb.store(const(0), slot)
+        done = self.bb.block("strncmp_done")
+        for i in range(n):
+            x, y = self.bb.load(a, i, 8), self.bb.load(b, i, 8)
+            differ = self.bb.block("strncmp_differ")
+            same = self.bb.block("strncmp_same")
+            self.b.cbranch(self.b.icmp_unsigned("!=", x, y), differ, same)
+            self.b.position_at_end(differ)
+            self.bb.store(const(1), slot)
+            self.b.branch(done)
+            self.b.position_at_end(same)
+            nxt = self.bb.block("strncmp_next")
+            self.b.cbranch(self.b.icmp_unsigned("==", x, const(0)), done, nxt)
+            self.b.position_at_end(nxt)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+        return self.bb.load(slot)
+
+    def call_join(self, e: ast.Call) -> ir.Value:
+        key = id(e)
+        if key not in self.format_ids:
+            self.res.joins.append(e.args[1].value if len(e.args) > 1 else " ")
+            self.format_ids[key] = len(self.res.joins) - 1
+        jid = self.format_ids[key]
+        strlen = self.res.strlen
+        nargs = JOIN_MAX_ARGS
+        size = 16 + nargs * strlen
+        scratch = self.scratch(size)
+        self.bb.store(const(Action.JOIN), scratch, 0)
+        self.bb.store(const(jid), scratch, 8)
+        argv = self.expr(e.args[0])
+        user = self.ctx.user_pointers
+        ptrbuf = self.bb.alloca(8, "argp")
+        for i in range(nargs):
+            self.bb.store(const(0), ptrbuf)
+            self.bb.probe_read(ptrbuf, 8, self.b.add(argv, const(8 * i)), user)
+            dst = self.bb.gep(scratch, 16 + i * strlen)
+            self.bb.store(const(0, I8), dst, 0, 8)
+            arg = self.bb.load(ptrbuf)
+            with self.b.if_then(self.b.icmp_unsigned("!=", arg, const(0))):
+                self.bb.probe_read_str(dst, strlen, arg, user)
+        self.emit(scratch, size)
+        return const(0)
+
+    def scratch(self, size: int) -> ir.Value:
+        """A per-CPU map buffer for records too big for the 512-byte BPF stack."""
+        zero = self.bb.alloca(8, "zero")
+        self.bb.store(const(0, I32), zero, 0, 32)
+        p = self.bb.map_lookup(self.internal.scratch, zero)
+        cont = self.bb.block("scratch_ok")
+        self.b.cbranch(self.b.icmp_unsigned("==", p, ir.Constant(I8P, None)), self.ret_block, cont)
+        self.b.position_at_end(cont)
+        return p
+
+    def call_signal(self, e: ast.Call) -> ir.Value:
+        a = e.args[0]
+        sig = const(SIGNALS[a.value]) if isinstance(a, ast.String) else self.expr(a)
+        self.bb.helper(Helper.SEND_SIGNAL, [self.b.trunc(sig, I32)])
+        return const(0)
+
+    def call_ksym(self, e: ast.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    call_usym = call_ksym
+
+    def call_kstack(self, e: ast.Call) -> ir.Value:
+        return self.stack(e.type)
+
+    call_ustack = call_kstack
+
+
+JOIN_MAX_ARGS = 16
+_I64 = Type(Kind.INT, bits=64, signed=True)
+
+
+def _storage(t: Type) -> Type:
+    """How a value is stored in an event record: integers as 64-bit."""
+    if t.kind is Kind.INT:
+        return Type(Kind.INT, bits=64, signed=t.signed)
+    if t.kind is Kind.TUPLE:
+        return Tuple(*(_storage(f) for f in t.fields))
+    return t
+
+

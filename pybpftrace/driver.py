@@ -1,0 +1,108 @@
+"""The compiler pipeline: source -> checked AST + Resources -> BPF programs.
+
+The front end (`analyse`) needs no kernel access beyond the injected
+KernelInfo; the back end (`generate`) needs the file descriptors of the maps
+the runtime created from `Resources`, because map fds are embedded in the
+instructions.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pybpftrace.codegen.emit import emit, new_module
+from pybpftrace.codegen.lower import InternalMaps, Lowerer, ProgramContext
+from pybpftrace.diag import Diagnostics
+from pybpftrace.lang import ast
+from pybpftrace.lang.parser import parse
+from pybpftrace.resources import MapInfo, ProbeInfo, Resources
+from pybpftrace.semantic.attach import resolve_attach_points
+from pybpftrace.semantic.kinfo import KernelInfo
+from pybpftrace.semantic.typecheck import TypeChecker
+
+
+@dataclass
+class Options:
+    strlen: int = 64
+    max_map_keys: int = 4096
+    unsafe: bool = False
+    params: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Analysed:
+    program: ast.Program
+    resources: Resources
+    diags: Diagnostics
+
+
+@dataclass
+class ProgramUnit:
+    """One BPF program and the concrete probes it is attached to."""
+    name: str
+    provider: str
+    probes: list[ProbeInfo]
+    ctx: ProgramContext
+    insns: bytes = b""
+
+
+def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options) -> Analysed:
+    """Parse and check; raises diag.DiagnosticError when there are errors."""
+    diags = Diagnostics(source, filename)
+    program = parse(source, diags)
+    diags.check()
+    res = Resources(strlen=opts.strlen)
+    res.probes = resolve_attach_points(program, diags, kinfo, opts.params)
+    diags.check()
+
+    def fields(probe: ast.Probe):
+        if probe.provider != "tracepoint" or not probe.expansions:
+            return []
+        first = probe.expansions[0]
+        return kinfo.tracepoint_fields(first.target, first.func)
+
+    checker = TypeChecker(diags, opts.params, opts.strlen, opts.unsafe, fields)
+    checker.run(program)
+    diags.check()
+    for name in sorted(checker.maps):
+        decl = checker.maps[name]
+        res.maps.append(MapInfo(name, decl.key, decl.value, opts.max_map_keys))
+    return Analysed(program, res, diags)
+
+
+def _uses(node: ast.Node, names: set[str]) -> bool:
+    if isinstance(node, ast.Builtin) and node.name in names:
+        return True
+    return any(_uses(c, names) for c in ast.children(node))
+
+
+def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
+    """Split probes into programs: one per probe, or one per concrete attach point
+    when the body depends on which one fired (`args` layouts, `probe`)."""
+    units = []
+    for i, probe in enumerate(analysed.program.probes):
+        specific = len(probe.expansions) > 1 and _uses(probe, {"args", "probe"})
+        groups = [[p] for p in probe.expansions] if specific else [probe.expansions]
+        for j, group in enumerate(groups):
+            first = group[0]
+            ctx = ProgramContext(probe, probe.provider, first if len(group) == 1 else None)
+            if probe.provider == "tracepoint":
+                ctx.fields = {f.name: f for f in kinfo.tracepoint_fields(first.target, first.func)}
+                ctx.user_pointers = first.target == "syscalls"
+            units.append(ProgramUnit(f"p{i}_{j}", probe.provider, group, ctx))
+    return units
+
+
+def generate(analysed: Analysed, units: list[ProgramUnit], internal: InternalMaps,
+             params: list[str]) -> str:
+    """Fill in each unit's instructions; returns the optimised IR (for -d)."""
+    module = new_module()
+    format_ids: dict[int, int] = {}
+    start_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    for unit in units:
+        Lowerer(module, unit.name, unit.ctx, analysed.resources, internal, format_ids,
+                start_ns, params).generate()
+    code, ir_text = emit(module)
+    for unit in units:
+        unit.insns = code[unit.name]
+    return ir_text

@@ -1,0 +1,167 @@
+"""bpftrace 0.17's JSON output (`-f json`): one object per line.
+
+Every line is `{"type": T, "data": ...}` with a space after each colon and
+comma, as 0.17 writes them by hand (it uses no JSON library; see json_escape
+for what that means for non-ASCII text).
+"""
+from __future__ import annotations
+
+from pybpftrace.output.base import Output, bucket_span, key_fields, ordered_entries
+from pybpftrace.output.values import (Hist, LHist, MapDump, Stack, Tuple, Unquoted, c_div,
+                                      c_int, format_buffer)
+
+_MAP_TYPE = {"hist": "hist", "lhist": "hist", "avg": "stats", "stats": "stats"}
+
+
+class JsonOutput(Output):
+    def _message(self, kind: str, text: str) -> None:
+        self._write(f'{{"type": "{kind}", "data": "{json_escape(text)}"}}\n')
+
+    def attached_probes(self, n: int) -> None:
+        self._write(f'{{"type": "attached_probes", "data": {{"probes": {n}}}}}\n')
+
+    def printf(self, text: str) -> None:
+        self._message("printf", text)
+
+    def time(self, text: str) -> None:
+        self._message("time", text)
+
+    def cat(self, text: str) -> None:
+        self._message("cat", text)
+
+    def system(self, text: str) -> None:
+        self._message("syscall", text)
+
+    def join(self, text: str) -> None:
+        self._message("join", text)
+
+    def lost_events(self, n: int) -> None:
+        self._write(f'{{"type": "lost_events", "data": {{"events": {n}}}}}\n')
+
+    def map(self, dump: MapDump, top: int = 0, div: int = 1) -> None:
+        self._write(map_json(dump, top, div))
+
+    def value(self, v) -> None:
+        self._write(f'{{"type": "value", "data": {value_json(v)}}}\n')
+
+
+def json_escape(text: str) -> str:
+    """0.17's JsonOutput::json_escape, byte by byte.
+
+    It escapes `"` `\\` and \\n \\r \\t, and writes other bytes <= 0x1f as
+    \\u00XX.  Because `char` is signed, every byte >= 0x80 also counts as
+    <= 0x1f and comes out as \\uffffffXX, so UTF-8 text is mangled.
+    """
+    out = []
+    for b in text.encode("utf-8", "surrogateescape"):
+        if b == 0x22:
+            out.append('\\"')
+        elif b == 0x5C:
+            out.append("\\\\")
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x0D:
+            out.append("\\r")
+        elif b == 0x09:
+            out.append("\\t")
+        elif b >= 0x80:
+            out.append(f"\\uffffff{b:02x}")
+        elif b <= 0x1F:
+            out.append(f"\\u{b:04x}")
+        else:
+            out.append(chr(b))
+    return "".join(out)
+
+
+def map_json(dump: MapDump, top: int = 0, div: int = 1) -> str:
+    """print(@m, top, div) in JSON mode; an empty map prints nothing.
+
+    Keys are the key fields joined by "," (`"1,abc"`); a scalar map's value
+    sits directly under its name.  avg() maps are typed "stats" even though
+    their values are plain numbers.
+    """
+    if not dump.entries:
+        return ""
+    div = div or 1
+    items = []
+    for key, value in ordered_entries(dump, top):
+        if dump.kind == "hist":
+            text = hist_json(value, div)
+        elif dump.kind == "lhist":
+            text = lhist_json(value)
+        elif dump.kind == "stats":
+            text = (f'{{"count": {value.count}, "average": {value.average}, '
+                    f'"total": {value.total}}}')
+        elif dump.kind == "avg":
+            text = str(c_div(value.average, div))
+        else:
+            text = value_json(value, div)
+        if key is not None:
+            text = f'"{json_escape(",".join(key_fields(key)))}": {text}'
+        items.append(text)
+    body = ", ".join(items)
+    if dump.entries[0][0] is not None:
+        body = "{" + body + "}"
+    kind = _MAP_TYPE.get(dump.kind, "map")
+    return f'{{"type": "{kind}", "data": {{"{json_escape(dump.name)}": {body}}}}}\n'
+
+
+def value_json(v, div: int = 1) -> str:
+    """One value: numbers bare, tuples as lists, strings and stacks quoted."""
+    if isinstance(v, int):
+        return str(c_div(v, div))
+    if isinstance(v, Unquoted):
+        return str(v)
+    if isinstance(v, str):
+        return f'"{json_escape(v)}"'
+    if isinstance(v, bytes):
+        return f'"{json_escape(format_buffer(v))}"'
+    if isinstance(v, Stack):
+        return f'"{json_escape(v.render(8))}"'
+    if isinstance(v, Tuple):
+        return "[" + ",".join(value_json(x, div) for x in v.items) + "]"
+    raise TypeError(f"cannot print {type(v).__name__}")
+
+
+def hist_json(h: Hist, div: int = 1) -> str:
+    """Buckets as {"min", "max", "count"} with closed bounds.
+
+    0.17 computes the bounds as C ints, `1 << (i-2)` and `(1 << (i-1)) - 1`,
+    so the last reachable bucket, [2^31, 2^32), comes out as
+    {"min": -2147483648, "max": 0}.
+    """
+    span = bucket_span(h.buckets)
+    if span is None:
+        return "[]"
+    rows = []
+    for i in range(span[0], span[1] + 1):
+        if i == 0:
+            bounds = '"max": -1, '
+        elif i == 1:
+            bounds = '"min": 0, "max": 0, '
+        elif i == 2:
+            bounds = '"min": 1, "max": 1, '
+        else:
+            low = c_int(1 << ((i - 2) & 31))  # x86 masks the shift count to 5 bits
+            high = c_int((1 << ((i - 1) & 31)) - 1)
+            bounds = f'"min": {low}, "max": {high}, '
+        rows.append(f'{{{bounds}"count": {h.buckets[i] // div}}}')
+    return "[" + ", ".join(rows) + "]"
+
+
+def lhist_json(h: LHist) -> str:
+    """Buckets with closed bounds; underflow has only "max", overflow only "min"."""
+    span = bucket_span(h.buckets)
+    if span is None:
+        return "[]"
+    last = (h.max - h.min) // h.step + 1
+    rows = []
+    for i in range(span[0], span[1] + 1):
+        if i == 0:
+            bounds = f'"max": {h.min - 1}, '
+        elif i == last:
+            bounds = f'"min": {h.max}, '
+        else:
+            bounds = f'"min": {(i - 1) * h.step + h.min}, "max": {i * h.step + h.min - 1}, '
+        rows.append(f'{{{bounds}"count": {h.buckets[i]}}}')
+    return "[" + ", ".join(rows) + "]"

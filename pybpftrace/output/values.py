@@ -1,0 +1,186 @@
+"""Neutral values: what the runtime decodes map bytes and event records into.
+
+The output layer never sees BPF bytes.  The runtime turns each map, each
+print() argument and each printf() argument into the plain values below, and
+TextOutput / JsonOutput render them exactly as bpftrace 0.17 does.
+
+Scalars are ordinary Python values:
+
+* integers are `int`, already decoded with their type's width and sign;
+* strings, ksym/usym names, ntop() addresses, usernames, probe names and
+  cgroup paths are `str`, decoded as UTF-8 with "surrogateescape" so that
+  bytes which are not UTF-8 come back out unchanged;
+* buf() values are `bytes`;
+* strftime() values are `Unquoted`, because 0.17's JSON prints them without
+  quotes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MASK64 = (1 << 64) - 1
+
+
+class Unquoted(str):
+    """A string that 0.17's JSON output writes bare, without quotes or escaping.
+
+    0.17 quotes only some string-like types in JSON (strings, symbols, stacks,
+    inet, username, buffer, probe, cgroup path).  strftime() timestamps are not
+    among them, so `@t = strftime("%H", nsecs)` prints `{"@t": 12}`.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """A kstack/ustack.
+
+    `frames` hold the already-symbolised text of each frame, innermost first:
+    in "bpftrace" mode `do_syscall_64+115` (or `0x7ffc6cf459d8` when
+    unresolved); in "perf" mode the whole line after the tab, i.e.
+    `<hex address> <sym+off>` plus ` (<module>)` for user stacks.
+    `found` is False when the stack id could not be looked up; 0.17 then
+    prints nothing at all, not even the leading newline.
+    """
+    frames: tuple[str, ...]
+    mode: str = "bpftrace"
+    found: bool = True
+
+    def render(self, indent: int) -> str:
+        """0.17's get_stack(): a newline, then one line per frame.
+
+        bpftrace mode indents each frame by `indent` spaces (8 for values and
+        printf, 4 for map keys); perf mode always uses one tab.
+        """
+        if not self.found:
+            return ""
+        pad = "\t" if self.mode == "perf" else " " * indent
+        return "\n" + "".join(f"{pad}{f}\n" for f in self.frames)
+
+
+@dataclass(frozen=True, slots=True)
+class Tuple:
+    """A tuple value, or the key of a multi-key map (`@m[1, "a"]`)."""
+    items: tuple
+
+    def __init__(self, items) -> None:
+        object.__setattr__(self, "items", tuple(items))
+
+
+def format_buffer(data: bytes, keep_ascii: bool = True) -> str:
+    """A buf() value as 0.17 prints it: printable ASCII kept, other bytes `\\xNN`.
+
+    With keep_ascii=False (printf's %rx) every byte is escaped.
+    """
+    return "".join(chr(b) if keep_ascii and 32 <= b <= 126 else f"\\x{b:02x}" for b in data)
+
+
+def c_div(a: int, b: int) -> int:
+    """C integer division: truncates toward zero (Python's // floors)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def c_int(v: int) -> int:
+    """`v` as a C int (32-bit, two's complement wrap)."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The per-key value of avg() and stats(): a count and a total."""
+    count: int
+    total: int
+
+    @property
+    def average(self) -> int:
+        """total / count as 0.17 computes it: C division, 0 for an empty entry."""
+        return c_div(self.total, self.count) if self.count else 0
+
+
+def hist_index(n: int) -> int:
+    """The hist() bucket of `n`, as bpftrace 0.17's generated code computes it.
+
+    0 holds negatives, 1 holds zero, 2 holds 1, and bucket i >= 3 holds
+    [2^(i-2), 2^(i-1)).  0.17's log2 shifts by at most 16+8+4+2+1 = 31 bits,
+    so every value >= 2^31 lands in bucket 33, labelled [2G, 4G): a 0.17 bug
+    that its output reproduces.
+    """
+    if n < 0:
+        return 0
+    if n == 0:
+        return 1
+    result = 2
+    for i in range(4, -1, -1):
+        shift = (1 << i) if n >= 1 << (1 << i) else 0
+        n >>= shift
+        result += shift
+    return result
+
+
+def lhist_index(n: int, lo: int, hi: int, step: int) -> int:
+    """The lhist() bucket of `n`: 0 below `lo`, last at or above `hi`."""
+    if n < lo:
+        return 0
+    if n >= hi:
+        return (hi - lo) // step + 1
+    return (n - lo) // step + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Hist:
+    """A hist() value: `buckets[i]` is the count of bucket i (see hist_index)."""
+    buckets: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.buckets)
+
+
+@dataclass(frozen=True, slots=True)
+class LHist:
+    """An lhist() value: buckets[0] underflow, buckets[-1] overflow.
+
+    There are (max - min) // step buckets between them; 0.17 prints bucket i
+    as [min + (i-1)*step, min + i*step).
+    """
+    buckets: list[int]
+    min: int
+    max: int
+    step: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.buckets)
+
+
+KINDS = frozenset({"value", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist",
+                   "ksym", "usym", "inet", "kstack", "ustack"})
+
+
+@dataclass(slots=True)
+class MapDump:
+    """One map, as print(@m) and the exit-time dump see it.
+
+    `name` is "@x" or "@".  `kind` is the value type: an aggregation name,
+    one of "ksym", "usym", "inet", "kstack", "ustack" (0.17 prints these
+    entries without a newline between them), or "value" for anything else.
+
+    `entries` are (key, value) pairs; key is None for a scalar map, a single
+    value for one key, a Tuple for several keys.  Their order must be the
+    order in which 0.17 would have collected them, because 0.17 sorts with
+    the unstable std::sort: for hist, lhist, avg and stats that is ascending
+    raw key bytes (0.17 gathers them in a std::map), for all others the
+    kernel's map iteration order.
+
+    `signed` says whether an integer value type is signed; plain ints are
+    ordered as that type (0.17 compares them as int64 or uint64).
+    """
+    name: str
+    kind: str
+    entries: list[tuple] = field(default_factory=list)
+    signed: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown map kind {self.kind!r}")

@@ -1,0 +1,105 @@
+"""What the compiler hands the runtime besides BPF bytecode (bpftrace's RequiredResources).
+
+Everything here is plain data: which maps to create and how to decode them,
+which asynchronous actions the programs can send and their argument layouts,
+and which concrete probes to attach.  The runtime never looks at the AST.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from pybpftrace.types import Kind, Type
+
+
+class Action(IntEnum):
+    """Ids of asynchronous events sent through the ring buffer (first u64 of a record).
+
+    printf formats use ids from PRINTF_BASE up, so one table covers all of them.
+    """
+    EXIT = 1
+    PRINT_MAP = 2
+    CLEAR = 3
+    ZERO = 4
+    TIME = 5
+    JOIN = 6
+    SYSTEM_BASE = 1000
+    CAT_BASE = 2000
+    PRINT_VALUE_BASE = 3000
+    PRINTF_BASE = 10000
+
+
+@dataclass
+class MapInfo:
+    """One user map.  `key` is None for a scalar map; `value` is the map's value type.
+
+    Aggregations are stored per CPU.  hist/lhist keys carry an extra u64 bucket
+    index after the user key, as bpftrace does.
+    """
+    name: str               # "@x", or "@" for the anonymous map
+    key: Type | None
+    value: Type
+    max_entries: int = 4096
+    fd: int = -1            # filled in by the runtime once created
+
+    @property
+    def percpu(self) -> bool:
+        return self.value.is_aggregation
+
+    @property
+    def key_size(self) -> int:
+        size = self.key.byte_size if self.key is not None else 8
+        if self.value.kind in (Kind.HIST, Kind.LHIST):
+            size += 8
+        return size
+
+    @property
+    def value_size(self) -> int:
+        if self.value.kind in (Kind.HIST, Kind.LHIST, Kind.COUNT, Kind.SUM):
+            return 8
+        if self.value.kind in (Kind.MIN, Kind.MAX, Kind.AVG, Kind.STATS):
+            return 16
+        return max(self.value.byte_size, 1)
+
+
+@dataclass
+class FormatInfo:
+    """A format string and the types of its arguments, laid out as a tuple after the id."""
+    fmt: str
+    args: list[Type]
+    layout: Type | None = None  # TUPLE of the args (None when there are none)
+
+
+@dataclass
+class ProbeInfo:
+    """One concrete attach point, e.g. provider "tracepoint", target "syscalls", func "sys_enter_read"."""
+    name: str          # full name as the `probe` builtin prints it
+    provider: str
+    target: str = ""
+    func: str = ""
+    freq: int = 0      # interval/profile period in ns or frequency in hz (see unit)
+    unit: str = ""
+    count: int = 0     # software/hardware sample period
+    program: int = -1  # index into Resources.programs
+
+
+@dataclass
+class Resources:
+    maps: list[MapInfo] = field(default_factory=list)
+    printfs: list[FormatInfo] = field(default_factory=list)
+    systems: list[FormatInfo] = field(default_factory=list)
+    cats: list[FormatInfo] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)      # separators, by join id
+    print_values: list[Type] = field(default_factory=list)
+    probes: list[ProbeInfo] = field(default_factory=list)
+    strlen: int = 64
+
+    def map_by_name(self, name: str) -> MapInfo:
+        for m in self.maps:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def map_id(self, name: str) -> int:
+        return next(i for i, m in enumerate(self.maps) if m.name == name)

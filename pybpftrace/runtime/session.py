@@ -1,0 +1,314 @@
+"""One run of a compiled program: maps, programs, attachments, events, exit.
+
+The order follows bpftrace: create maps, generate and load the programs,
+attach every probe, run BEGIN, then read events until exit() or a signal;
+then detach, run END, drain the last events, report lost events and print
+every map.  BEGIN and END are raw-tracepoint programs run with
+BPF_PROG_TEST_RUN, so they execute in this process, synchronously.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from pybpftrace import driver
+from pybpftrace.bpf.maps import Map, possible_cpus
+from pybpftrace.bpf.programs import Program
+from pybpftrace.bpf.ringbuf import RingBuffer
+from pybpftrace.bpf.uapi import MapType, ProgType
+from pybpftrace.codegen.lower import JOIN_MAX_ARGS, InternalMaps
+from pybpftrace.output.base import Output
+from pybpftrace.output.printf import format_printf, format_time
+from pybpftrace.output.values import Stack
+from pybpftrace.probes import attach as attaching
+from pybpftrace.probes.perf_events import PERF_TYPE_SOFTWARE, find_event
+from pybpftrace.resources import Action, Resources
+from pybpftrace.runtime.decode import Symbolizer, decode, dump_map
+from pybpftrace.runtime.symbols import KernelSymbols
+from pybpftrace.types import Kind, Type
+
+RINGBUF_SIZE = 8 << 20
+STACK_DEPTH = 127
+PERF_COUNT_SW_CPU_CLOCK = 0
+PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
+              "tracepoint": ProgType.TRACEPOINT, "interval": ProgType.PERF_EVENT,
+              "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT}
+
+
+class SessionError(Exception):
+    """A failure to run the program, with a message for the user."""
+
+
+@dataclass
+class RunOptions:
+    verbose: bool = False
+    cat_bytes_max: int = 10240
+
+
+class SessionSymbolizer(Symbolizer):
+    def __init__(self, res: Resources, stacks: Map | None):
+        self.res = res
+        self.stacks = stacks
+        self.ksyms = KernelSymbols()
+
+    def ksym(self, addr: int) -> str:
+        return self.ksyms.resolve(addr)
+
+    def probe(self, probe_id: int) -> str:
+        return self.res.probes[probe_id].name
+
+    def stack(self, t: Type, stack_id: int, pid: int) -> Stack:
+        raw = self.stacks.lookup(stack_id.to_bytes(4, "little")) if self.stacks and stack_id < 2**31 else None
+        if raw is None:
+            return Stack((), t.stack_mode, found=False)
+        addrs = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+        addrs = [a for a in addrs if a][: t.stack_limit]
+        user = t.kind is Kind.USTACK
+        frames = []
+        for a in addrs:
+            sym = hex(a) if user else self.ksyms.resolve(a, offset=True)
+            if t.stack_mode == "perf":
+                frames.append(f"{a:x} {sym}" + (" ([unknown])" if user else ""))
+            elif t.stack_mode == "raw":
+                frames.append(f"{a:x}")
+            else:
+                frames.append(sym)
+        return Stack(tuple(frames), t.stack_mode)
+
+
+class Session:
+    def __init__(self, analysed: driver.Analysed, kinfo, out: Output, params: list[str],
+                 opts: RunOptions):
+        self.analysed = analysed
+        self.res = analysed.resources
+        self.kinfo = kinfo
+        self.out = out
+        self.params = params
+        self.opts = opts
+        self.maps: dict[str, Map] = {}
+        self.internal_maps: list[Map] = []
+        self.programs: list[Program] = []
+        self.attachments: list[attaching.Attachment] = []
+        self.begin: list[Program] = []
+        self.end: list[Program] = []
+        self.exit_code = 0
+        self.stopping = False
+        self.lost_reported = 0
+
+    # ---- setup ------------------------------------------------------------
+    def create_maps(self) -> InternalMaps:
+        for m in self.res.maps:
+            map_type = MapType.PERCPU_HASH if m.percpu else MapType.HASH
+            bpf_map = Map.create(map_type, m.key_size, m.value_size, m.max_entries, name=m.name)
+            m.fd = bpf_map.fd
+            self.maps[m.name] = bpf_map
+        self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, RINGBUF_SIZE, "events")
+        self.lost_map = self._internal(MapType.PERCPU_ARRAY, 4, 8, 1, "lost")
+        scratch = self._internal(MapType.PERCPU_ARRAY, 4, 16 + JOIN_MAX_ARGS * self.res.strlen, 1,
+                                 "scratch")
+        self.stack_map = None
+        if any(_uses_stacks(p) for p in self.analysed.program.probes):
+            self.stack_map = self._internal(MapType.STACK_TRACE, 4, 8 * STACK_DEPTH, 4096, "stacks")
+        return InternalMaps(self.ringbuf_map.fd, self.lost_map.fd, scratch.fd,
+                            self.stack_map.fd if self.stack_map else -1, len(possible_cpus()))
+
+    def _internal(self, map_type, key_size, value_size, max_entries, name) -> Map:
+        m = Map.create(map_type, key_size, value_size, max_entries, name=name)
+        self.internal_maps.append(m)
+        return m
+
+    def load(self, units: list[driver.ProgramUnit]) -> None:
+        for unit in units:
+            prog = Program.load(PROG_TYPES[unit.provider], unit.insns, name=unit.name)
+            self.programs.append(prog)
+            unit.program = prog
+            if self.opts.verbose:
+                sys.stderr.write(f"Program {unit.name}: {len(unit.insns) // 8} instructions\n")
+
+    def attach(self, units: list[driver.ProgramUnit]) -> None:
+        for unit in units:
+            for probe in unit.probes:
+                if probe.provider == "BEGIN":
+                    self.begin.append(unit.program)
+                elif probe.provider == "END":
+                    self.end.append(unit.program)
+                else:
+                    self.attachments.append(self._attach_one(unit.program, probe))
+
+    def _attach_one(self, prog: Program, probe):
+        kind = probe.provider
+        if kind == "tracepoint":
+            return attaching.attach_tracepoint(prog, probe.target, probe.func)
+        if kind in ("interval", "profile"):
+            period, freq = (0, probe.freq) if probe.unit == "hz" else (probe.freq, 0)
+            cpus = [0] if kind == "interval" else None
+            return attaching.attach_perf_event(prog, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK,
+                                               sample_period=period, sample_freq=freq, cpus=cpus)
+        event = find_event(kind, probe.target)
+        return attaching.attach_perf_event(prog, event.type, event.config, sample_period=probe.count)
+
+    # ---- running ----------------------------------------------------------
+    def run(self) -> int:
+        internal = self.create_maps()
+        units = driver.program_units(self.analysed, self.kinfo)
+        driver.generate(self.analysed, units, internal, self.params)
+        self.load(units)
+        self.out.attached_probes(len(self.res.probes))
+        self.attach(units)
+        notify = os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED")
+        if notify is not None:
+            os.write(2, b"__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
+        self.ringbuf = RingBuffer(self.ringbuf_map.fd, RINGBUF_SIZE)
+        for prog in self.begin:
+            prog.test_run(bytes(8))
+        self.drain()
+        if not self.stopping:
+            self.event_loop()
+        self.finish()
+        return self.exit_code
+
+    def event_loop(self) -> None:
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_wakeup = signal.set_wakeup_fd(wfd)
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        ep = select.epoll()
+        ep.register(self.ringbuf.fileno(), select.EPOLLIN)
+        ep.register(rfd, select.EPOLLIN)
+        try:
+            while not self.stopping:
+                ep.poll(0.2)
+                self.drain()
+                self.check_lost()
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+            signal.set_wakeup_fd(old_wakeup)
+            ep.close()
+            os.close(rfd)
+            os.close(wfd)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def drain(self) -> None:
+        self.ringbuf.drain(self.on_event)
+
+    def finish(self) -> None:
+        attaching.detach_all(self.attachments)
+        self.attachments = []
+        self.stopping = False  # END's output is shown even after exit()
+        for prog in self.end:
+            prog.test_run(bytes(8))
+        self.drain()
+        self.check_lost()
+        self.out.end_separator()
+        for m in self.res.maps:
+            self.print_map(m.name, 0, 0, at_exit=True)
+
+    def check_lost(self) -> None:
+        values = self.lost_map.lookup(bytes(4))
+        total = sum(int.from_bytes(v, "little") for v in values) if values else 0
+        if total > self.lost_reported:
+            self.out.lost_events(total - self.lost_reported)
+            self.lost_reported = total
+
+    # ---- events -----------------------------------------------------------
+    def on_event(self, record) -> None:
+        if self.stopping:
+            return
+        action = int.from_bytes(record[0:8], "little")
+        res = self.res
+        sym = self.symbolizer
+        if action >= Action.PRINTF_BASE:
+            info = res.printfs[action - Action.PRINTF_BASE]
+            self.out.printf(format_printf(info.fmt, self._args(info, record, sym)))
+        elif action >= Action.PRINT_VALUE_BASE:
+            t = res.print_values[action - Action.PRINT_VALUE_BASE]
+            self.out.value(decode(t, record, sym, 8))
+        elif action >= Action.CAT_BASE:
+            info = res.cats[action - Action.CAT_BASE]
+            self.cat(format_printf(info.fmt, self._args(info, record, sym)))
+        elif action >= Action.SYSTEM_BASE:
+            info = res.systems[action - Action.SYSTEM_BASE]
+            self.system(format_printf(info.fmt, self._args(info, record, sym)))
+        elif action == Action.EXIT:
+            self.stopping = True
+        elif action == Action.TIME:
+            text = format_time(res.times[int.from_bytes(record[8:16], "little")])
+            if text is not None:
+                self.out.time(text)
+        elif action == Action.JOIN:
+            self.join(record)
+        else:
+            name = res.maps[int.from_bytes(record[8:16], "little")].name
+            if action == Action.PRINT_MAP:
+                top = int.from_bytes(record[16:24], "little")
+                div = int.from_bytes(record[24:32], "little")
+                self.print_map(name, top, div)
+            elif action == Action.CLEAR:
+                self.maps[name].clear()
+            elif action == Action.ZERO:
+                self.maps[name].zero()
+
+    @property
+    def symbolizer(self) -> SessionSymbolizer:
+        sym = getattr(self, "_sym", None)
+        if sym is None:
+            sym = self._sym = SessionSymbolizer(self.res, self.stack_map)
+        return sym
+
+    @staticmethod
+    def _args(info, record, sym) -> list:
+        if info.layout is None:
+            return []
+        return list(decode(info.layout, record, sym, 8).items)
+
+    def print_map(self, name: str, top: int, div: int, at_exit: bool = False) -> None:
+        info = self.res.map_by_name(name)
+        items = self.maps[name].items()
+        if at_exit and not items:
+            return
+        self.out.map(dump_map(info, items, self.symbolizer), top, div or 1)
+
+    def join(self, record) -> None:
+        strlen = self.res.strlen
+        sep = self.res.joins[int.from_bytes(record[8:16], "little")]
+        args = []
+        for i in range(JOIN_MAX_ARGS):
+            raw = bytes(record[16 + i * strlen:16 + (i + 1) * strlen]).split(b"\0", 1)[0]
+            if not raw:
+                break
+            args.append(raw.decode("utf-8", "surrogateescape"))
+        self.out.join(sep.join(args))
+
+    def cat(self, path: str) -> None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(self.opts.cat_bytes_max)
+        except OSError as e:
+            sys.stderr.write(f"ERROR: failed to open file '{path}': {e.strerror}\n")
+            return
+        self.out.cat(data.decode("utf-8", "surrogateescape"))
+
+    def system(self, command: str) -> None:
+        result = subprocess.run(command, shell=True, stdout=subprocess.PIPE)
+        self.out.system(result.stdout.decode("utf-8", "surrogateescape"))
+
+    # ---- teardown ---------------------------------------------------------
+    def close(self) -> None:
+        attaching.detach_all(self.attachments)
+        for p in self.programs:
+            p.close()
+        for m in [*self.maps.values(), *self.internal_maps]:
+            m.close()
+
+
+def _uses_stacks(node) -> bool:
+    from pybpftrace.lang import ast
+    if isinstance(node, ast.Expr) and node.type.kind in (Kind.KSTACK, Kind.USTACK):
+        return True
+    return any(_uses_stacks(c) for c in ast.children(node))

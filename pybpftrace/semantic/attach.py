@@ -1,0 +1,82 @@
+"""Attach point resolution: parse each attach point and expand its wildcards.
+
+Fills `Probe.provider` and `Probe.expansions` (one resources.ProbeInfo per
+concrete attach point).  Unsupported kinds end here with one clear sentence,
+naming the kernel feature when the kernel is what lacks it.
+"""
+from __future__ import annotations
+
+from pybpftrace import probe_types as pt
+from pybpftrace.diag import Diagnostics
+from pybpftrace.lang import ast
+from pybpftrace.probes.perf_events import find_event
+from pybpftrace.resources import ProbeInfo
+from pybpftrace.semantic.kinfo import KernelInfo
+
+# Kinds this version can attach; the others get a "not supported" error.
+ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software"}
+
+
+def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: KernelInfo,
+                          params: list[str]) -> list[ProbeInfo]:
+    """Expand every probe's attach points; returns all concrete probes in program order."""
+    probes: list[ProbeInfo] = []
+    for probe in program.probes:
+        for ap in probe.attach_points:
+            for info in _expand(ap, diags, kinfo, params):
+                if not probe.provider:
+                    probe.provider = info.provider
+                probe.expansions.append(info)
+                probes.append(info)
+    return probes
+
+
+def _expand(ap: ast.AttachPoint, diags: Diagnostics, kinfo: KernelInfo,
+            params: list[str]) -> list[ProbeInfo]:
+    try:
+        raws = [ap.raw]
+        provider = pt.lex_attach_point(ap.raw, params)[0]
+        if pt.has_wildcard(provider):
+            raws = pt.expand_provider(ap.raw)
+        elif pt.resolve_provider(provider) is None:
+            diags.error(f"Invalid probe type: {provider}", ap.loc)
+            return []
+        out = []
+        for raw in raws:
+            spec = pt.parse_attach_point(raw, params, ignore_invalid=len(raws) > 1 or raw != ap.raw)
+            if spec is None:
+                continue
+            errors = pt.check_attach_point(spec)
+            for e in errors:
+                diags.error(e, ap.loc)
+            if not errors:
+                out += _concrete(spec, ap, diags, kinfo)
+        return out
+    except pt.AttachPointError as e:
+        diags.error(str(e), ap.loc)
+        return []
+
+
+def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+              kinfo: KernelInfo) -> list[ProbeInfo]:
+    kind = spec.kind.name
+    ap.provider = kind
+    if kind not in ATTACHABLE:
+        reason = kinfo.kernel_lacks(kind)
+        diags.error(reason or f"{kind} probes are not supported by pybpftrace yet", ap.loc)
+        return []
+    if kind in ("BEGIN", "END"):
+        return [ProbeInfo(kind, kind)]
+    if kind == "tracepoint":
+        found = kinfo.tracepoints(spec.target, spec.func)
+        if not found:
+            what = "tracepoints" if pt.has_wildcard(spec.target + spec.func) else "tracepoint"
+            diags.error(f"{what} not found: {spec.target}:{spec.func}", ap.loc)
+        return [ProbeInfo(f"tracepoint:{c}:{n}", kind, c, n) for c, n in found]
+    if kind in ("interval", "profile"):
+        period, freq = pt.timer_spec(spec.target, spec.freq)
+        name = f"{kind}:{spec.target}:{spec.freq}"
+        return [ProbeInfo(name, kind, spec.target, freq=freq or period, unit="hz" if freq else "ns")]
+    event = find_event(kind, spec.target)
+    count = spec.freq or event.default_count
+    return [ProbeInfo(f"{kind}:{event.name}:{count}", kind, event.name, count=count)]

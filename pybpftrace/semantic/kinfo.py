@@ -1,0 +1,33 @@
+"""What the semantic passes may know about the kernel, as an interface.
+
+The compiler never touches tracefs or bpf(2) itself: the driver passes in an
+object with these methods (probes.kernelinfo.KernelInfo on a real machine, a
+fake in unit tests).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TracepointField:
+    """One field of a tracepoint's record, as the tracefs format file describes it."""
+    name: str
+    ctype: str        # C type without the name or array dims, e.g. "const char *", "int"
+    offset: int
+    size: int
+    signed: bool
+    array_len: int = 0  # element count for `char comm[16]`, 0 when not an array
+    data_loc: bool = False
+
+
+class KernelInfo(Protocol):
+    def tracepoints(self, category: str, name: str) -> list[tuple[str, str]]:
+        """(category, event) pairs matching the two glob patterns, sorted."""
+
+    def tracepoint_fields(self, category: str, name: str) -> list[TracepointField]:
+        """The non-common fields of a tracepoint, in record order."""
+
+    def kernel_lacks(self, provider: str) -> str | None:
+        """A sentence saying why this kernel cannot attach `provider` probes, or None."""

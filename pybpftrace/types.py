@@ -1,0 +1,155 @@
+"""The BpfScript type model, shared by the semantic passes, codegen and the runtime.
+
+A `Type` is an immutable value.  `kind` says what it is; the other fields only
+matter for some kinds (integer width and sign, string/buffer size, tuple
+fields, stack mode and limit, lhist bounds).  Sizes are the sizes the value has
+in a BPF map or an event record, which is what codegen lays out and the
+runtime decodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    NONE = "none"          # statements, calls that return nothing
+    INT = "int"
+    STRING = "string"
+    BUFFER = "buffer"      # buf(): u8 length + bytes
+    TUPLE = "tuple"
+    PTR = "ptr"            # pointer to `inner` (only int pointers in the core)
+    KSTACK = "kstack"
+    USTACK = "ustack"
+    KSYM = "ksym"          # an address printed as a kernel symbol
+    USYM = "usym"
+    INET = "inet"          # ntop(): af + 16 bytes
+    USERNAME = "username"
+    PROBE = "probe"        # probe id, printed as the probe name
+    TIMESTAMP = "timestamp"
+    CGROUP_PATH = "cgroup_path"
+    # map value kinds of aggregation functions
+    COUNT = "count"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"
+    STATS = "stats"
+    HIST = "hist"
+    LHIST = "lhist"
+
+
+AGGREGATIONS = {Kind.COUNT, Kind.SUM, Kind.MIN, Kind.MAX, Kind.AVG, Kind.STATS, Kind.HIST, Kind.LHIST}
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    kind: Kind
+    bits: int = 64              # INT, and the integer inside SUM/MIN/MAX/AVG/STATS
+    signed: bool = False
+    size: int = 0               # STRING / BUFFER capacity in bytes
+    fields: tuple["Type", ...] = ()   # TUPLE elements
+    inner: "Type | None" = None       # PTR target
+    stack_mode: str = "bpftrace"      # KSTACK / USTACK print mode
+    stack_limit: int = 127
+    lhist: tuple[int, int, int] = (0, 0, 0)  # min, max, step
+    hist_bits: int = 0          # hist(n, k): k
+
+    # ---- predicates -------------------------------------------------------
+    @property
+    def is_int(self) -> bool:
+        return self.kind is Kind.INT
+
+    @property
+    def is_integral(self) -> bool:
+        """Usable as an integer operand (ints, pointers, symbol addresses, counters)."""
+        return self.kind in (Kind.INT, Kind.PTR, Kind.KSYM, Kind.USYM, Kind.COUNT, Kind.SUM,
+                             Kind.MIN, Kind.MAX, Kind.AVG)
+
+    @property
+    def is_aggregation(self) -> bool:
+        return self.kind in AGGREGATIONS
+
+    @property
+    def is_stack(self) -> bool:
+        return self.kind in (Kind.KSTACK, Kind.USTACK)
+
+    # ---- layout -----------------------------------------------------------
+    @property
+    def byte_size(self) -> int:
+        """Size of the value as stored in a map key/value or an event record."""
+        k = self.kind
+        if k is Kind.INT:
+            return self.bits // 8
+        if k in (Kind.STRING, Kind.USERNAME):
+            return self.size
+        if k is Kind.BUFFER:
+            return 8 + self.size  # u8 length, padded to 8, then the bytes
+        if k is Kind.TUPLE:
+            return tuple_layout(self)[1]
+        if k is Kind.INET:
+            return 24  # u64 af, 16 bytes address
+        if k is Kind.USTACK:
+            return 16  # u64 stack id, u64 pid (user stacks are symbolised per process)
+        if k is Kind.AVG or k is Kind.STATS:
+            return 16  # count, total
+        if k is Kind.NONE:
+            return 0
+        return 8
+
+    @property
+    def align(self) -> int:
+        if self.kind is Kind.INT:
+            return self.bits // 8
+        if self.kind in (Kind.STRING, Kind.USERNAME):
+            return 1
+        if self.kind is Kind.TUPLE:
+            return max((f.align for f in self.fields), default=1)
+        return 8
+
+    def __str__(self) -> str:
+        k = self.kind
+        if k is Kind.INT:
+            return f"{'' if self.signed else 'u'}int{self.bits}"
+        if k is Kind.STRING:
+            return f"string[{self.size}]"
+        if k is Kind.BUFFER:
+            return f"buffer[{self.size}]"
+        if k is Kind.TUPLE:
+            return "(" + ",".join(str(f) for f in self.fields) + ")"
+        if k is Kind.PTR:
+            return f"{self.inner} *"
+        if k is Kind.AVG or k is Kind.STATS or k is Kind.SUM or k is Kind.MIN or k is Kind.MAX:
+            return f"{k.value}_t"
+        return k.value
+
+
+def tuple_layout(t: Type) -> tuple[list[int], int]:
+    """Field offsets and total size of a tuple: C struct layout, padded to its alignment."""
+    offsets, off = [], 0
+    for f in t.fields:
+        a = f.align
+        off = (off + a - 1) // a * a
+        offsets.append(off)
+        off += f.byte_size
+    a = t.align
+    return offsets, (off + a - 1) // a * a
+
+
+def Int(bits: int = 64, signed: bool = True) -> Type:
+    return Type(Kind.INT, bits=bits, signed=signed)
+
+
+def String(size: int) -> Type:
+    return Type(Kind.STRING, size=size)
+
+
+def Tuple(*fields: Type) -> Type:
+    return Type(Kind.TUPLE, fields=tuple(fields))
+
+
+NONE = Type(Kind.NONE)
+INT64 = Int(64, True)
+UINT64 = Int(64, False)
+UINT32 = Int(32, False)
+INT32 = Int(32, True)

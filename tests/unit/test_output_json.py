@@ -1,0 +1,120 @@
+"""JsonOutput against bpftrace 0.17's `-f json` format.
+
+Like test_output_text.py, the golden replays must reproduce the recorded
+tests/golden/cases/NAME.json byte for byte; the other expectations were
+printed by bpftrace 0.17 too.
+"""
+import importlib.util
+import io
+from pathlib import Path
+
+import pytest
+
+from pybpftrace.output.json import JsonOutput, hist_json, json_escape, map_json
+from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple, Unquoted
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+_spec = importlib.util.spec_from_file_location("golden_scenarios", GOLDEN / "scenarios.py")
+scenarios = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(scenarios)
+
+
+def render(fn) -> bytes:
+    buf = io.BytesIO()
+    fn(JsonOutput(buf))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_golden_replay(name):
+    expected = (GOLDEN / "cases" / f"{name}.json").read_bytes()
+    assert render(scenarios.SCENARIOS[name]) == expected
+
+
+def test_messages():
+    def calls(out):
+        out.attached_probes(1)
+        out.printf("")
+        out.time("2026|")
+        out.cat("line1\nline2")
+        out.system("hi\nx")
+        out.join("a b")
+        out.lost_events(3)
+        out.end_separator()
+    assert render(calls).decode() == (
+        '{"type": "attached_probes", "data": {"probes": 1}}\n'
+        '{"type": "printf", "data": ""}\n'
+        '{"type": "time", "data": "2026|"}\n'
+        '{"type": "cat", "data": "line1\\nline2"}\n'
+        '{"type": "syscall", "data": "hi\\nx"}\n'
+        '{"type": "join", "data": "a b"}\n'
+        '{"type": "lost_events", "data": {"events": 3}}\n'
+        "\n\n")
+
+
+def test_values():
+    def calls(out):
+        out.value(5)
+        out.value("str")
+        out.value(Tuple((1, "a", -3)))
+        out.value(Unquoted("2026"))
+        out.value(b"x\n")
+    assert render(calls).decode() == (
+        '{"type": "value", "data": 5}\n'
+        '{"type": "value", "data": "str"}\n'
+        '{"type": "value", "data": [1,"a",-3]}\n'
+        '{"type": "value", "data": 2026}\n'
+        '{"type": "value", "data": "x\\\\x0a"}\n')
+
+
+def test_json_escape():
+    assert json_escape('q" b\\ \t\r\n\x01\x1f\x7f') == 'q\\" b\\\\ \\t\\r\\n\\u0001\\u001f\x7f'
+    # Signed char: every byte >= 0x80 is escaped as \uffffffXX.
+    assert json_escape("é") == "\\uffffffc3\\uffffffa9"
+
+
+def test_strftime_values_are_bare():
+    assert map_json(MapDump("@t", "value", [(None, Unquoted("2026"))])) == (
+        '{"type": "map", "data": {"@t": 2026}}\n')
+
+
+def test_stack_key():
+    stack = Stack(("syscall+25", "0x7ffde14edc58"))
+    assert map_json(MapDump("@", "count", [(stack, 1)])) == (
+        '{"type": "map", "data": {"@": {"\\n    syscall+25\\n    0x7ffde14edc58\\n": 1}}}\n')
+
+
+def test_stack_value():
+    stack = Stack(("syscall+25",))
+    assert map_json(MapDump("@v", "ustack", [(1, stack)])) == (
+        '{"type": "map", "data": {"@v": {"1": "\\n        syscall+25\\n"}}}\n')
+
+
+def test_empty_maps_print_nothing():
+    for kind in ("count", "hist", "stats", "avg"):
+        assert map_json(MapDump("@m", kind, [])) == ""
+
+
+def test_avg_is_typed_stats():
+    assert map_json(MapDump("@a", "avg", [(1, Stats(2, 7))]), div=2) == (
+        '{"type": "stats", "data": {"@a": {"1": 1}}}\n')
+
+
+def test_hist_bucket_bounds():
+    buckets = [1, 1, 1, 1] + [0] * 28 + [1, 1] + [0] * 31
+    assert hist_json(Hist(buckets)) == (
+        '[{"max": -1, "count": 1}, {"min": 0, "max": 0, "count": 1}, '
+        '{"min": 1, "max": 1, "count": 1}, {"min": 2, "max": 3, "count": 1}, '
+        + "".join(f'{{"min": {1 << i}, "max": {(1 << (i + 1)) - 1}, "count": 0}}, '
+                  for i in range(2, 30))
+        + '{"min": 1073741824, "max": 2147483647, "count": 1}, '
+        # 0.17 computes the bounds of [2^31, 2^32) in a C int.
+        '{"min": -2147483648, "max": 0, "count": 1}]')
+
+
+def test_lhist_bounds():
+    h = LHist([1, 0, 2, 3], 0, 20, 10)
+    assert map_json(MapDump("@l", "lhist", [(None, h)])) == (
+        '{"type": "hist", "data": {"@l": [{"max": -1, "count": 1}, '
+        '{"min": 0, "max": 9, "count": 0}, {"min": 10, "max": 19, "count": 2}, '
+        '{"min": 20, "count": 3}]}}\n')
