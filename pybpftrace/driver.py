@@ -66,7 +66,7 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options) -> Ana
     diags.check()
     for name in sorted(checker.maps):
         decl = checker.maps[name]
-        res.maps.append(MapInfo(name, decl.key, decl.value, opts.max_map_keys))
+        res.maps.append(MapInfo("@" + name, decl.key, decl.value, opts.max_map_keys))
     return Analysed(program, res, diags)
 
 

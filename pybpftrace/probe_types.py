@@ -25,28 +25,30 @@ ARGS, RETVAL, ARGN, SARGN, FUNC = "args", "retval", "argN", "sargN", "func"
 class ProbeKind:
     name: str
     aliases: tuple[str, ...]
-    parts: tuple[int, ...]      # allowed numbers of parts after the provider
-    count_rule: str             # 0.17's wording of `parts`: "requires 2 arguments"
-    builtins: frozenset[str]
-    supported: bool             # pybpftrace has (or is building) an attach path for it
-    listed: str | None = None   # "kernel"/"user": candidates when a provider wildcard expands
-    type_name: str = ""         # how `-l` names the type; BEGIN/END are "special"
+    parts: tuple[int, ...]       # allowed numbers of parts after the provider
+    count_rule: str              # 0.17's wording of `parts`: "requires 2 arguments"
+    builtins: frozenset[str] = frozenset()
+    supported: bool = True       # pybpftrace has (or is building) an attach path for it
+    listed: str | None = None    # "kernel"/"user": candidates when a provider wildcard expands
 
-    def __post_init__(self):
-        object.__setattr__(self, "type_name", self.type_name or self.name)
+    @property
+    def type_name(self) -> str:
+        """How `-l` names the type: 0.17 calls BEGIN and END "special"."""
+        return "special" if self.name in ("BEGIN", "END") else self.name
 
 
-def _kind(name, aliases, parts, rule, builtins=(), supported=True, listed=None, type_name=""):
-    return ProbeKind(name, aliases, parts, rule, frozenset(builtins), supported, listed, type_name)
+def _kind(name, aliases, parts, rule, builtins=(), **kw) -> ProbeKind:
+    return ProbeKind(name, aliases, parts, rule, frozenset(builtins), **kw)
 
 
 # "supported" follows /work/shared/research/kernel-capabilities.md: kprobes,
 # fentry (kfunc) and hardware counters cannot work on the kernels we target.
 PROBE_KINDS: tuple[ProbeKind, ...] = (
-    _kind("BEGIN", (), (0,), "requires 0 arguments", type_name="special"),
-    _kind("END", (), (0,), "requires 0 arguments", type_name="special"),
-    _kind("kprobe", ("k",), (1,), "requires 1 argument", (ARGN, SARGN, FUNC), False, "kernel"),
-    _kind("kretprobe", ("kr",), (1,), "requires 1 argument", (RETVAL, FUNC), False),
+    _kind("BEGIN", (), (0,), "requires 0 arguments"),
+    _kind("END", (), (0,), "requires 0 arguments"),
+    _kind("kprobe", ("k",), (1,), "requires 1 argument", (ARGN, SARGN, FUNC),
+          supported=False, listed="kernel"),
+    _kind("kretprobe", ("kr",), (1,), "requires 1 argument", (RETVAL, FUNC), supported=False),
     _kind("uprobe", ("u",), (2,), "requires 2 arguments", (ARGS, ARGN, SARGN, FUNC), listed="user"),
     _kind("uretprobe", ("ur",), (2,), "requires 2 arguments", (RETVAL, FUNC)),
     _kind("usdt", ("U",), (2, 3), "requires 2 or 3 arguments", (ARGN,), listed="user"),
@@ -54,11 +56,11 @@ PROBE_KINDS: tuple[ProbeKind, ...] = (
     _kind("profile", ("p",), (2,), "requires 2 arguments"),
     _kind("interval", ("i",), (2,), "requires 2 arguments"),
     _kind("software", ("s",), (1, 2), "requires 1 or 2 arguments", listed="kernel"),
-    _kind("hardware", ("h",), (1, 2), "requires 1 or 2 arguments", (), False, "kernel"),
+    _kind("hardware", ("h",), (1, 2), "requires 1 or 2 arguments", supported=False, listed="kernel"),
     _kind("watchpoint", ("w",), (3,), "requires 3 arguments"),
-    _kind("asyncwatchpoint", ("aw",), (3,), "requires 3 arguments", (), False),
-    _kind("kfunc", ("f",), (1, 2), "requires 1 or 2 arguments", (ARGS,), False, "kernel"),
-    _kind("kretfunc", ("fr",), (1, 2), "requires 1 or 2 arguments", (ARGS, RETVAL), False),
+    _kind("asyncwatchpoint", ("aw",), (3,), "requires 3 arguments", supported=False),
+    _kind("kfunc", ("f",), (1, 2), "requires 1 or 2 arguments", (ARGS,), supported=False, listed="kernel"),
+    _kind("kretfunc", ("fr",), (1, 2), "requires 1 or 2 arguments", (ARGS, RETVAL), supported=False),
     _kind("iter", ("it",), (1, 2), "takes 2 arguments (1 optional)", listed="kernel"),
 )
 
@@ -170,9 +172,9 @@ def parse_uint(text: str) -> int:
     return c * 10 ** e
 
 
-def _as_int32(value: int) -> int:
-    """0.17 keeps rates and counts in a C int; huge or negative input wraps."""
-    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+def _as_int64(value: int) -> int:
+    """0.17 checks rates and counts as signed 64-bit numbers: "-1" is negative."""
+    return (value + (1 << 63)) % _U64 - (1 << 63)
 
 
 # ---- splitting ----------------------------------------------------------------
@@ -326,11 +328,11 @@ def parse_attach_point(raw: str, params: Sequence[str] = (), *, listing: bool = 
     elif name == "tracepoint":
         ap.target, ap.func = parts
     elif name in ("profile", "interval"):
-        ap.target, ap.freq = parts[0], _as_int32(parse_uint(parts[1]))
+        ap.target, ap.freq = parts[0], _as_int64(parse_uint(parts[1]))
     elif name in ("software", "hardware"):
         ap.target = parts[0]
         if len(parts) == 2 and parts[1] != "*":
-            ap.freq = _as_int32(parse_uint(parts[1]))
+            ap.freq = _as_int64(parse_uint(parts[1]))
     elif name in ("watchpoint", "asyncwatchpoint"):
         _parse_watchpoint(ap, parts)
     elif name in ("kfunc", "kretfunc"):

@@ -101,5 +101,9 @@ class Resources:
                 return m
         raise KeyError(name)
 
+    def map_for(self, ast_name: str) -> MapInfo:
+        """The map an AST access names (the AST keeps names without the `@`)."""
+        return self.map_by_name("@" + ast_name)
+
     def map_id(self, name: str) -> int:
         return next(i for i, m in enumerate(self.maps) if m.name == name)

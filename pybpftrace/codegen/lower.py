@@ -121,7 +121,7 @@ class Lowerer:
         self.store_value(slot, 0, t, s.expr.type, value)
 
     def stmt_AssignMap(self, s: ast.AssignMap) -> None:
-        m = self.res.map_by_name(s.map.name)
+        m = self.res.map_for(s.map.name)
         if m.value.is_aggregation and isinstance(s.expr, ast.Call) and s.op is None:
             self.aggregate(m, s.map, s.expr)
             return
@@ -420,7 +420,7 @@ class Lowerer:
             new = self.b.add(old, delta)
             self.bb.store(new, slot)
             return old if e.post else new
-        m = self.res.map_by_name(target.name)
+        m = self.res.map_for(target.name)
         key = self.map_key(m, target)
         old = self.map_read(m, key)
         new = self.b.add(old, delta)
@@ -519,7 +519,7 @@ class Lowerer:
         return buf
 
     def expr_Map(self, e: ast.Map) -> ir.Value:
-        m = self.res.map_by_name(e.name)
+        m = self.res.map_for(e.name)
         key = self.map_key(m, e)
         return self.map_read(m, key)
 
@@ -710,7 +710,7 @@ class Lowerer:
         m = e.args[0]
         buf = self.bb.alloca(8 * (2 + len(extra)), "rec")
         self.bb.store(const(action), buf, 0)
-        self.bb.store(const(self.res.map_id(m.name)), buf, 8)
+        self.bb.store(const(self.res.map_id("@" + m.name)), buf, 8)
         for i, v in enumerate(extra):
             self.bb.store(v, buf, 16 + 8 * i)
         self.emit(buf, 8 * (2 + len(extra)))
@@ -739,7 +739,7 @@ class Lowerer:
 
     def call_delete(self, e: ast.Call) -> ir.Value:
         access = e.args[0]
-        m = self.res.map_by_name(access.name)
+        m = self.res.map_for(access.name)
         if m.value.kind in (Kind.HIST, Kind.LHIST):
             return const(0)  # per-bucket keys: deleted by key prefix is not possible in BPF
         key = self.map_key(m, access)

@@ -38,11 +38,11 @@ from pybpftrace.probes import tracefs
 # lists these but rejects `iter:task` by name ("not available for your kernel
 # version"), as its feature probe fails; we copy both halves.
 ITER_ARGS = {"task": ["struct task_struct * task"],
-         "task_file": ["struct task_struct * task", "int fd", "struct file * file"]}
+             "task_file": ["struct task_struct * task", "int fd", "struct file * file"]}
 # 0.17 finds iterators in the kernel's BTF; without it there are none to list.
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 
-# Characters 0.17's lexer accepts in an attach point (besides `:`, `,`, `"`, `$`).
+# Characters 0.17's lexer accepts in a list of attach points.
 _AP_CHARS = re.compile(r'[#*+\-./0-9A-Za-z\[\\\]_:,"$\s]')
 
 
@@ -66,9 +66,11 @@ class _Listing:
                     f"{' ' * (col - 1)}{'~' * length}\n")
 
     def flush(self) -> int:
-        """Print the queued errors, else the warnings; the exit code so far."""
+        """Print the queued errors, else the warnings (as 0.17 stops at errors); 1 if errors."""
+        failed = bool(self.errors)
         self.err.write("".join(self.errors or self.warnings))
-        return 1 if self.errors else 0
+        self.errors, self.warnings = [], []
+        return int(failed)
 
     def warn(self, message: str) -> None:
         self.err.write(f"WARNING: {message}\n")

@@ -94,7 +94,7 @@ class TypeChecker:
                 self.block(probe.block)
         for name, decl in self.maps.items():
             if decl.value is None and not self.diags.has_errors():
-                self.diags.error(f"Undefined map: {name}")
+                self.diags.error(f"Undefined map: @{name}")
 
     def error(self, msg: str, loc: Location) -> None:
         if self.report:
@@ -265,7 +265,7 @@ class TypeChecker:
         elif decl.value is None:
             decl.value = value
         elif not self.compatible_value(decl.value, value):
-            self.error(f"Type mismatch for {m.name}: trying to assign value of type '{describe(value)}' "
+            self.error(f"Type mismatch for @{m.name}: trying to assign value of type '{describe(value)}' "
                        f"when map already contains a value of type '{describe(decl.value)}'", loc)
             return
         else:
@@ -301,7 +301,7 @@ class TypeChecker:
         if (decl.key is None) != (key is None) or (key is not None and not same_shape(decl.key, key)):
             have = "[]" if key is None else "[" + ", ".join(describe(f) for f in self.key_parts(key)) + "]"
             want = "[]" if decl.key is None else "[" + ", ".join(describe(f) for f in self.key_parts(decl.key)) + "]"
-            self.error(f"Argument mismatch for {m.name}: trying to access with arguments: {have} "
+            self.error(f"Argument mismatch for @{m.name}: trying to access with arguments: {have} "
                        f"when map expects arguments: {want}", m.loc)
             return decl.key
         if key is not None:
@@ -344,7 +344,7 @@ class TypeChecker:
         self.map_key(e)
         decl = self.maps[e.name]
         if decl.value is None:
-            self.error(f"Undefined map: {e.name}", e.loc)
+            self.error(f"Undefined map: @{e.name}", e.loc)
             return NONE
         if decl.value.kind in (Kind.HIST, Kind.LHIST, Kind.STATS):
             return decl.value
@@ -585,7 +585,7 @@ class TypeChecker:
         if decl is None or decl.value is None:
             if decl is None:
                 self.maps[first.name] = MapDecl(None, None)
-            self.error(f"Undefined map: {first.name}", e.loc)
+            self.error(f"Undefined map: @{first.name}", e.loc)
             return NONE
         first.type = decl.value
         for a in e.args[1:]:
