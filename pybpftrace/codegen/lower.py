@@ -18,6 +18,7 @@ from llvmlite import ir
 
 from pybpftrace.codegen.irbuilder import BPF_NOEXIST, I8, I8P, I32, I64, BpfBuilder, Helper, const
 from pybpftrace.lang import ast
+from pybpftrace.lang.lexer import string_bytes
 from pybpftrace.resources import Action, FormatInfo, MapInfo, ProbeInfo, Resources
 from pybpftrace.semantic.builtins import SIGNALS
 from pybpftrace.semantic.kinfo import TracepointField
@@ -240,7 +241,7 @@ class Lowerer:
         return const(e.value)
 
     def expr_String(self, e: ast.String) -> ir.Value:
-        return self.string_constant(e.value.encode(), e.type.size)
+        return self.string_constant(string_bytes(e.value), e.type.size)
 
     def string_constant(self, data: bytes, size: int) -> ir.Value:
         buf = self.bb.alloca(size, "str")
@@ -481,7 +482,7 @@ class Lowerer:
         n = min(left.type.byte_size, right.type.byte_size)
         a = self.expr(left)
         if isinstance(right, ast.String):
-            data = right.value.encode().ljust(right.type.size, b"\0")[:n]
+            data = string_bytes(right.value).ljust(right.type.size, b"\0")[:n]
             result = ir.Constant(ir.IntType(1), 1)
             off = 0
             while off < n:

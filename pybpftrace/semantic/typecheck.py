@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pybpftrace.diag import Diagnostics, Location
 from pybpftrace.lang import ast
+from pybpftrace.lang.lexer import string_bytes
 from pybpftrace.semantic.builtins import (
     AGGREGATION_KINDS, ARG_PROVIDERS, BUILTIN_VARIABLES, FUNCTIONS, RETVAL_PROVIDERS, SIGNALS,
 )
@@ -323,7 +324,7 @@ class TypeChecker:
         return INT64
 
     def expr_String(self, e: ast.String) -> Type:
-        return String(len(e.value.encode()) + 1)
+        return String(len(string_bytes(e.value)) + 1)
 
     def expr_PositionalParam(self, e: ast.PositionalParam) -> Type:
         if e.n == 0:
