@@ -6,6 +6,7 @@ kernel refusals as one `ERROR:` line (exit 1).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 
@@ -146,8 +147,16 @@ def _env_int(name: str, default: int) -> int:
         raise UsageError(f"Env var '{name}' did not contain a valid uint64_t, or was zero-valued.")
 
 
+def _set_comm(name: bytes) -> None:
+    """Name this process like bpftrace, so `comm` in BEGIN/END and the usual
+    `/comm != "bpftrace"/` filters see the tracer as they would see bpftrace."""
+    libc = ctypes.CDLL(None)
+    libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _set_comm(b"bpftrace")
     try:
         return _main(argv)
     except UsageError as e:

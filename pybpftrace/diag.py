@@ -112,7 +112,7 @@ class Diagnostics:
             start = len(raw[: loc.col - 1].replace("\t", "    "))
             width = len(raw[loc.col - 1 : loc.end_col - 1].replace("\t", "    "))
             text += raw.replace("\t", "    ") + "\n"
-            text += " " * start + "~" * max(width, 1) + "\n"
+            text += " " * start + "~" * width + "\n"
         for h in d.hints:
             text += f"HINT: {h}\n"
         return text

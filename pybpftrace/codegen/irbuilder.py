@@ -67,13 +67,34 @@ class BpfBuilder:
                                   ir.FunctionType(ir.VoidType(), [I8P, I8, I64, I1]))
         self._memcpy = _intrinsic(module, "llvm.memcpy.p0i8.p0i8.i64",
                                   ir.FunctionType(ir.VoidType(), [I8P, I8P, I64, I1]))
+        lifetime = ir.FunctionType(ir.VoidType(), [I64, I8P])
+        self._lifetime_start = _intrinsic(module, "llvm.lifetime.start.p0i8", lifetime)
+        self._lifetime_end = _intrinsic(module, "llvm.lifetime.end.p0i8", lifetime)
+        self.temps: list[tuple[ir.Value, int]] = []
 
     # ---- stack ------------------------------------------------------------
-    def alloca(self, size: int, name: str = "") -> ir.Value:
-        """An 8-byte aligned stack buffer of `size` bytes, as an i8*."""
+    def alloca(self, size: int, name: str = "", temporary: bool = True) -> ir.Value:
+        """An 8-byte aligned stack buffer of `size` bytes, as an i8*.
+
+        Temporaries get lifetime markers (ended by end_temporaries() after the
+        statement that made them), so LLVM can reuse their stack slots: BPF
+        programs have only 512 bytes of stack.
+        """
         slot = self._alloca_builder.alloca(ir.ArrayType(I64, max((size + 7) // 8, 1)), name=name)
         slot.align = 8
-        return self.b.bitcast(slot, I8P)
+        ptr = self.b.bitcast(slot, I8P)
+        if temporary:
+            n = const((size + 7) // 8 * 8)
+            self.b.call(self._lifetime_start, [n, ptr])
+            self.temps.append((ptr, n))
+        return ptr
+
+    def end_temporaries(self, mark: int) -> None:
+        """End the lifetime of the temporaries made since `mark` (a len(self.temps))."""
+        if not self.b.block.is_terminated:
+            for ptr, n in self.temps[mark:]:
+                self.b.call(self._lifetime_end, [n, ptr])
+        del self.temps[mark:]
 
     def finish(self) -> None:
         """Close the alloca block; call once all code is generated."""

@@ -12,6 +12,7 @@ through the returned pointer, and an update only for a key's first event.
 """
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 
 from llvmlite import ir
@@ -103,7 +104,9 @@ class Lowerer:
         for s in block.stmts:
             if self.b.block.is_terminated:
                 self.b.position_at_end(self.bb.block("dead"))
+            mark = len(self.bb.temps)
             getattr(self, "stmt_" + type(s).__name__)(s)
+            self.bb.end_temporaries(mark)
 
     def stmt_ExprStatement(self, s: ast.ExprStatement) -> None:
         self.expr(s.expr)
@@ -207,7 +210,7 @@ class Lowerer:
     def var_slot(self, name: str, t: Type) -> ir.Value:
         slot = self.vars.get(name)
         if slot is None:
-            slot = self.vars[name] = self.bb.alloca(self.size_of(t), "var_" + name)
+            slot = self.vars[name] = self.bb.alloca(self.size_of(t), "var_" + name, temporary=False)
         return slot
 
     def store_value(self, buf: ir.Value, off: int, dst: Type, src: Type, value: ir.Value) -> None:
@@ -456,12 +459,22 @@ class Lowerer:
             # Division by zero yields 1, as bpftrace does, instead of the BPF default of 0.
             nonzero = B.icmp_unsigned("!=", b, const(0))
             safe_b = B.select(nonzero, b, const(1))
-            if op == "/":
-                q = B.sdiv(a, safe_b) if signed else B.udiv(a, safe_b)
-                return B.select(nonzero, q, const(1))
-            r = B.srem(a, safe_b) if signed else B.urem(a, safe_b)
-            return B.select(nonzero, r, const(1))
+            result = self.signed_divide(op, a, safe_b) if signed else \
+                (B.udiv(a, safe_b) if op == "/" else B.urem(a, safe_b))
+            return B.select(nonzero, result, const(1))
         raise AssertionError(op)
+
+    def signed_divide(self, op: str, a: ir.Value, b: ir.Value) -> ir.Value:
+        """C's truncating signed / and % built from unsigned ones: the BPF
+        instruction set before v4 has no signed division."""
+        B = self.b
+        a_neg, b_neg = B.icmp_signed("<", a, const(0)), B.icmp_signed("<", b, const(0))
+        ua, ub = B.select(a_neg, B.neg(a), a), B.select(b_neg, B.neg(b), b)
+        if op == "/":
+            q = B.udiv(ua, ub)
+            return B.select(B.xor(a_neg, b_neg), B.neg(q), q)
+        r = B.urem(ua, ub)
+        return B.select(a_neg, B.neg(r), r)
 
     def logical(self, e: ast.Binop) -> ir.Value:
         slot = self.bb.alloca(8, "logic")
@@ -639,7 +652,7 @@ class Lowerer:
         lo, hi, step = bounds
         B = self.b
         last = (hi - lo) // step + 1
-        idx = B.add(B.sdiv(B.sub(v, const(lo)), const(step)), const(1))
+        idx = B.add(B.udiv(B.sub(v, const(lo)), const(step)), const(1))
         idx = B.select(B.icmp_signed(">=", v, const(hi)), const(last), idx)
         return B.select(B.icmp_signed("<", v, const(lo)), const(0), idx)
 
@@ -842,6 +855,31 @@ class Lowerer:
         return self.expr(e.args[0])
 
     call_usym = call_ksym
+
+    def call_pton(self, e: ast.Call) -> ir.Value:
+        family = socket.AF_INET if e.type.size == 4 else socket.AF_INET6
+        data = socket.inet_pton(family, e.args[0].value)
+        buf = self.string_constant(len(data).to_bytes(8, "little") + data, 8 + len(data))
+        return buf
+
+    def call_ntop(self, e: ast.Call) -> ir.Value:
+        """An INET value: u64 address family, then 16 address bytes."""
+        addr_arg = e.args[-1]
+        buf = self.bb.alloca(24, "inet")
+        self.bb.memset(buf, 24)
+        t = addr_arg.type
+        if t.is_integral:
+            size = 4
+            self.bb.store(self.expr(addr_arg), buf, 8, 32)
+        else:
+            size = t.size
+            src = self.expr(addr_arg)
+            self.bb.memcpy(self.bb.gep(buf, 8), self.bb.gep(src, 8) if t.kind is Kind.BUFFER else src, size)
+        if len(e.args) == 2:
+            self.bb.store(self.expr(e.args[0]), buf, 0)
+        else:
+            self.bb.store(const(socket.AF_INET if size == 4 else socket.AF_INET6), buf, 0)
+        return buf
 
     def call_kstack(self, e: ast.Call) -> ir.Value:
         return self.stack(e.type)

@@ -5,6 +5,8 @@ the bytes out, so encoder and decoder cannot drift apart.
 """
 from __future__ import annotations
 
+import socket
+
 from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple
 from pybpftrace.resources import MapInfo
 from pybpftrace.types import Kind, Type, tuple_layout
@@ -41,6 +43,10 @@ def decode(t: Type, data: bytes | memoryview, sym: Symbolizer, off: int = 0):
         n = int.from_bytes(data[off:off + 8], "little")
         return bytes(data[off + 8:off + 8 + min(n, t.size)])
     u64 = int.from_bytes(data[off:off + 8], "little")
+    if k is Kind.INET:
+        family = socket.AF_INET6 if u64 == socket.AF_INET6 else socket.AF_INET
+        size = 16 if family == socket.AF_INET6 else 4
+        return socket.inet_ntop(family, bytes(data[off + 8:off + 8 + size]))
     if k is Kind.KSYM:
         return sym.ksym(u64)
     if k is Kind.USYM:

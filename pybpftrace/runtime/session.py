@@ -207,7 +207,7 @@ class Session:
         self.check_lost()
         self.out.end_separator()
         for m in self.res.maps:
-            self.print_map(m.name, 0, 0, at_exit=True)
+            self.print_map(m.name, 0, 0)
 
     def check_lost(self) -> None:
         values = self.lost_map.lookup(bytes(4))
@@ -267,11 +267,9 @@ class Session:
             return []
         return list(decode(info.layout, record, sym, 8).items)
 
-    def print_map(self, name: str, top: int, div: int, at_exit: bool = False) -> None:
+    def print_map(self, name: str, top: int, div: int) -> None:
         info = self.res.map_by_name(name)
         items = self.maps[name].items()
-        if at_exit and not items:
-            return
         self.out.map(dump_map(info, items, self.symbolizer), top, div or 1)
 
     def join(self, record) -> None:

@@ -59,6 +59,8 @@ FUNCTIONS: dict[str, Signature] = {
     "signal": Signature(1, 1, unsafe=True),
     "cat": Signature(1, 128),
     "ksym": Signature(1, 1),
+    "ntop": Signature(1, 2),
+    "pton": Signature(1, 1),
     "usym": Signature(1, 1),
     "kstack": Signature(0, 2),
     "ustack": Signature(0, 2),

@@ -678,6 +678,30 @@ class TypeChecker:
 
     call_usym = call_ksym
 
+    def call_ntop(self, e: ast.Call) -> Type:
+        addr = e.args[-1].type
+        if len(e.args) == 2 and not e.args[0].type.is_integral:
+            self.error("ntop() expects an integer address family as first argument", e.loc)
+        if not (addr.is_integral or (addr.kind is Kind.BUFFER and addr.size in (4, 16))
+                or (addr.kind is Kind.STRING and addr.size in (4, 16))):
+            self.error(f"ntop() expects an integer or array argument, got {describe(addr)}", e.loc)
+        return Type(Kind.INET)
+
+    def call_pton(self, e: ast.Call) -> Type:
+        import socket
+        a = e.args[0]
+        if not isinstance(a, ast.String):
+            self.error("pton() expects a string literal argument", e.loc)
+            return NONE
+        for family, size in ((socket.AF_INET, 4), (socket.AF_INET6, 16)):
+            try:
+                socket.inet_pton(family, a.value)
+                return Type(Kind.BUFFER, size=size)
+            except OSError:
+                pass
+        self.error(f"pton() expects a valid IPv4 or IPv6 address, got {a.value}", e.loc)
+        return NONE
+
     def call_kstack(self, e: ast.Call) -> Type:
         mode, limit = "bpftrace", 127
         for a in e.args:
