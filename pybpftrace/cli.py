@@ -182,7 +182,7 @@ def _main(argv: list[str]) -> int:
         return print_info(sys.stdout)
     if args.list:
         from pybpftrace.probes.listing import list_probes
-        return list_probes(args.list_pattern, args.verbose, sys.stdout.buffer)
+        return list_probes(args.list_pattern, args.verbose, sys.stdout)
     if args.program is None:
         if args.filename == "stdin":
             sys.stderr.write(USAGE)

@@ -601,7 +601,7 @@ class TypeChecker:
             return
         from pybpftrace.output.printf import validate_printf
         for msg in validate_printf(fmt.value, [a.type for a in e.args[1:]]):
-            self.error(f"{e.name}: {msg}", e.loc)
+            self.error(msg, e.loc)
 
     def call_printf(self, e: ast.Call) -> Type:
         self.format_args(e)
