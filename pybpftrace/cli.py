@@ -210,13 +210,15 @@ def run(source: str, filename: str, args: Args) -> int:
         max_map_keys=_env_int("BPFTRACE_MAP_KEYS_MAX", 4096),
         unsafe=args.unsafe,
         params=args.params,
+        dry_run=args.debug,
     )
     if opts.strlen > 200:
         raise UsageError("'BPFTRACE_STRLEN' must be <= 200")
     max_probes = _env_int("BPFTRACE_MAX_PROBES", 512)
     kinfo = KernelInfo()
+    on_parsed = (lambda program: _dump_ast("parser", program)) if args.debug else None
     try:
-        analysed = driver.analyse(source, filename, kinfo, opts)
+        analysed = driver.analyse(source, filename, kinfo, opts, on_parsed)
     except DiagnosticError as e:
         sys.stderr.write(e.diags.render())
         return 1
@@ -227,8 +229,7 @@ def run(source: str, filename: str, args: Args) -> int:
     if warnings:
         sys.stderr.write(warnings)
     if args.debug:
-        from pybpftrace.lang.printer import dump
-        sys.stdout.write(dump(analysed.program, with_types=True))
+        _dump_ast("Semantic", analysed.program)
         return 0
     if len(analysed.resources.probes) > max_probes:
         sys.stderr.write(f"ERROR: Can't attach to {len(analysed.resources.probes)} probes because it "
@@ -237,6 +238,13 @@ def run(source: str, filename: str, args: Args) -> int:
                          "high number of probes attached can cause your system to crash.\n")
         return 1
     return _execute(analysed, kinfo, args, opts)
+
+
+def _dump_ast(stage: str, program) -> None:
+    """One section of -d output, as bpftrace 0.17 prints it."""
+    from pybpftrace.lang.printer import dump
+    sys.stdout.write(f"\nAST after: {stage}\n-------------------\n")
+    sys.stdout.write(dump(program, with_types=True) + "\n")
 
 
 def _execute(analysed, kinfo, args: Args, opts) -> int:

@@ -27,6 +27,7 @@ class Options:
     max_map_keys: int = 4096
     unsafe: bool = False
     params: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
 
 @dataclass
@@ -46,13 +47,19 @@ class ProgramUnit:
     insns: bytes = b""
 
 
-def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options) -> Analysed:
-    """Parse and check; raises diag.DiagnosticError when there are errors."""
+def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
+            on_parsed=None) -> Analysed:
+    """Parse and check; raises diag.DiagnosticError when there are errors.
+
+    `on_parsed(program)` sees the AST before semantic analysis (for -d).
+    """
     diags = Diagnostics(source, filename)
     program = parse(source, diags)
     diags.check()
+    if on_parsed is not None:
+        on_parsed(program)
     res = Resources(strlen=opts.strlen)
-    res.probes = resolve_attach_points(program, diags, kinfo, opts.params)
+    res.probes = resolve_attach_points(program, diags, kinfo, opts.params, opts.dry_run)
     diags.check()
 
     def fields(probe: ast.Probe):

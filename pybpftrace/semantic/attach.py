@@ -18,12 +18,15 @@ ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software"}
 
 
 def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: KernelInfo,
-                          params: list[str]) -> list[ProbeInfo]:
-    """Expand every probe's attach points; returns all concrete probes in program order."""
+                          params: list[str], dry_run: bool = False) -> list[ProbeInfo]:
+    """Expand every probe's attach points; returns all concrete probes in program order.
+
+    A dry run (-d) never attaches, so kinds this kernel cannot attach are kept.
+    """
     probes: list[ProbeInfo] = []
     for probe in program.probes:
         for ap in probe.attach_points:
-            for info in _expand(ap, diags, kinfo, params):
+            for info in _expand(ap, diags, kinfo, params, dry_run):
                 if not probe.provider:
                     probe.provider = info.provider
                 probe.expansions.append(info)
@@ -32,7 +35,7 @@ def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: Kerne
 
 
 def _expand(ap: ast.AttachPoint, diags: Diagnostics, kinfo: KernelInfo,
-            params: list[str]) -> list[ProbeInfo]:
+            params: list[str], dry_run: bool) -> list[ProbeInfo]:
     try:
         raws = [ap.raw]
         provider = pt.lex_attach_point(ap.raw, params)[0]
@@ -50,7 +53,7 @@ def _expand(ap: ast.AttachPoint, diags: Diagnostics, kinfo: KernelInfo,
             for e in errors:
                 diags.error(e, ap.loc)
             if not errors:
-                out += _concrete(spec, ap, diags, kinfo)
+                out += _concrete(spec, ap, diags, kinfo, dry_run)
         return out
     except pt.AttachPointError as e:
         diags.error(str(e), ap.loc)
@@ -58,9 +61,12 @@ def _expand(ap: ast.AttachPoint, diags: Diagnostics, kinfo: KernelInfo,
 
 
 def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
-              kinfo: KernelInfo) -> list[ProbeInfo]:
+              kinfo: KernelInfo, dry_run: bool) -> list[ProbeInfo]:
     kind = spec.kind.name
     ap.provider = kind
+    if kind not in ATTACHABLE and dry_run:
+        return [ProbeInfo(f"{kind}:{spec.target + ':' if spec.target else ''}{spec.func}", kind,
+                          spec.target, spec.func)]
     if kind not in ATTACHABLE:
         reason = kinfo.kernel_lacks(kind)
         diags.error(reason or f"{kind} probes are not supported by pybpftrace yet", ap.loc)
