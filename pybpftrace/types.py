@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 
 class Kind(Enum):
@@ -124,6 +125,7 @@ class Type:
         return k.value
 
 
+@lru_cache(maxsize=None)
 def tuple_layout(t: Type) -> tuple[list[int], int]:
     """Field offsets and total size of a tuple: C struct layout, padded to its alignment."""
     offsets, off = [], 0

@@ -1,14 +1,16 @@
 """bpftrace 0.17's JSON output (`-f json`): one object per line.
 
 Every line is `{"type": T, "data": ...}` with a space after each colon and
-comma, as 0.17 writes them by hand (it uses no JSON library; see json_escape
-for what that means for non-ASCII text).
+comma, as 0.17 writes them by hand.  Deliberate deviations from 0.17
+(tests/golden/README.md): text beyond ASCII is escaped as valid JSON (0.17
+wrote `\uffffffXX` for each byte >= 0x80, see json_escape), and hist()
+buckets beyond [1G, 2G) get their real bounds.
 """
 from __future__ import annotations
 
 from pybpftrace.output.base import Output, bucket_span, key_fields, ordered_entries
 from pybpftrace.output.values import (Hist, LHist, MapDump, Stack, Tuple, Unquoted, c_div,
-                                      c_int, format_buffer)
+                                      format_buffer)
 
 _MAP_TYPE = {"hist": "hist", "lhist": "hist", "avg": "stats", "stats": "stats"}
 
@@ -46,30 +48,43 @@ class JsonOutput(Output):
 
 
 def json_escape(text: str) -> str:
-    """0.17's JsonOutput::json_escape, byte by byte.
+    """The inside of a JSON string: 0.17's escaping for ASCII, valid JSON beyond it.
 
-    It escapes `"` `\\` and \\n \\r \\t, and writes other bytes <= 0x1f as
-    \\u00XX.  Because `char` is signed, every byte >= 0x80 also counts as
-    <= 0x1f and comes out as \\uffffffXX, so UTF-8 text is mangled.
+    Like 0.17's JsonOutput::json_escape, `"` `\\` \\n \\r \\t get their short
+    escapes, other characters <= 0x1f become \\u00XX and the rest of ASCII
+    (0x7f included) passes through.  Other characters are escaped as
+    json.dumps() does by default: \\uXXXX, a surrogate pair above U+FFFF.
+    A byte that was not UTF-8 (a surrogateescape'd U+DC80..U+DCFF, see
+    values.py) becomes \\u00XX of the byte, so a parser reads it as the
+    Latin-1 character.
+
+    0.17 escaped each byte >= 0x80 as `\\uffffffXX` (a signed char printed
+    as an int), which is not JSON; that bug is not reproduced.
     """
     out = []
-    for b in text.encode("utf-8", "surrogateescape"):
-        if b == 0x22:
+    for ch in text:
+        o = ord(ch)
+        if ch == '"':
             out.append('\\"')
-        elif b == 0x5C:
+        elif ch == "\\":
             out.append("\\\\")
-        elif b == 0x0A:
+        elif ch == "\n":
             out.append("\\n")
-        elif b == 0x0D:
+        elif ch == "\r":
             out.append("\\r")
-        elif b == 0x09:
+        elif ch == "\t":
             out.append("\\t")
-        elif b >= 0x80:
-            out.append(f"\\uffffff{b:02x}")
-        elif b <= 0x1F:
-            out.append(f"\\u{b:04x}")
+        elif o <= 0x1F:
+            out.append(f"\\u{o:04x}")
+        elif o <= 0x7F:
+            out.append(ch)
+        elif 0xDC80 <= o <= 0xDCFF:  # a raw byte kept by surrogateescape
+            out.append(f"\\u{o - 0xDC00:04x}")
+        elif o > 0xFFFF:
+            o -= 0x10000
+            out.append(f"\\u{0xD800 | (o >> 10):04x}\\u{0xDC00 | (o & 0x3FF):04x}")
         else:
-            out.append(chr(b))
+            out.append(f"\\u{o:04x}")
     return "".join(out)
 
 
@@ -126,9 +141,9 @@ def value_json(v, div: int = 1) -> str:
 def hist_json(h: Hist, div: int = 1) -> str:
     """Buckets as {"min", "max", "count"} with closed bounds.
 
-    0.17 computes the bounds as C ints, `1 << (i-2)` and `(1 << (i-1)) - 1`,
-    so the last reachable bucket, [2^31, 2^32), comes out as
-    {"min": -2147483648, "max": 0}.
+    Bucket i >= 3 is {"min": 2^(i-2), "max": 2^(i-1) - 1}.  0.17 computed
+    these in a C int, which was right only up to [1G, 2G); its one bucket
+    beyond, [2G, 4G), read {"min": -2147483648, "max": 0}.
     """
     span = bucket_span(h.buckets)
     if span is None:
@@ -142,9 +157,7 @@ def hist_json(h: Hist, div: int = 1) -> str:
         elif i == 2:
             bounds = '"min": 1, "max": 1, '
         else:
-            low = c_int(1 << ((i - 2) & 31))  # x86 masks the shift count to 5 bits
-            high = c_int((1 << ((i - 1) & 31)) - 1)
-            bounds = f'"min": {low}, "max": {high}, '
+            bounds = f'"min": {1 << (i - 2)}, "max": {(1 << (i - 1)) - 1}, '
         rows.append(f'{{{bounds}"count": {h.buckets[i] // div}}}')
     return "[" + ", ".join(rows) + "]"
 

@@ -1,15 +1,16 @@
-"""bpftrace 0.17's text output (the default `-f text`)."""
+"""bpftrace 0.17's text output (the default `-f text`).
+
+Two deliberate deviations from 0.17 (tests/golden/README.md): maps of
+ksym/usym/inet/stack values print one entry per line (0.17 runs them
+together: `@k[1]: 0x1@k[2]: 0x2`), and hist() labels go past [2G, 4G) up to
+the E(xa) suffix, because our hist() buckets values up to 2^63.
+"""
 from __future__ import annotations
 
 import struct
 
 from pybpftrace.output.base import Output, bucket_span, key_fields, ordered_entries
-from pybpftrace.output.values import (Hist, LHist, MapDump, Stack, Tuple, c_div, c_int,
-                                      format_buffer)
-
-# Value kinds whose entries 0.17 prints without a newline between them
-# (TextOutput::map_elem_delim_to_str): `@[1]: 0x1@[2]: 0x2`.
-_JOINED = {"ksym", "usym", "inet", "kstack", "ustack"}
+from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Tuple, c_div, format_buffer
 
 _BAR_WIDTH = 52
 
@@ -49,7 +50,9 @@ def map_text(dump: MapDump, top: int = 0, div: int = 1) -> str:
     Entries are `@m[k1, k2]: v` lines.  A histogram entry puts its rows on
     the lines after `@m[k]: ` and is followed by a blank line; avg/stats maps
     end with an extra blank line.  An empty map still prints its trailing
-    newline(s), which is what 0.17 does.
+    newline(s), which is what 0.17 does.  Every kind of map gets one entry per
+    line; 0.17 printed ksym/usym/inet/stack-valued entries without newlines
+    between them, a bug we do not copy.
     """
     div = div or 1
     lines = []
@@ -66,7 +69,7 @@ def map_text(dump: MapDump, top: int = 0, div: int = 1) -> str:
         else:
             lines.append(head + value_text(value, div))
     end = "\n\n" if dump.kind in ("avg", "stats") else "\n"
-    return ("" if dump.kind in _JOINED else "\n").join(lines) + end
+    return "\n".join(lines) + end
 
 
 def value_text(v, div: int = 1) -> str:
@@ -94,12 +97,19 @@ def _row(label: str, count: int, shown: int, max_count: int) -> str:
     return f"{label:<16}{shown:>8} |{'@' * bar:<{_BAR_WIDTH}}|\n"
 
 
+_SUFFIXES = ((60, "E"), (50, "P"), (40, "T"), (30, "G"), (20, "M"), (10, "K"))
+
+
 def _hist_label(power: int) -> str:
-    """2^power with a K/M/G/T suffix, computed as 0.17 does with a C int `1 << power`."""
-    for shift, suffix in ((40, "T"), (30, "G"), (20, "M"), (10, "K")):
+    """2^power with a K/M/G/T/P/E suffix: 512, 1K, 2M, 4G, 8T, 16P, 4E.
+
+    Up to 2^31 these are 0.17's labels; 0.17 computed them in a C int and
+    never needed more, since its hist() stopped at [2G, 4G).
+    """
+    for shift, suffix in _SUFFIXES:
         if power >= shift:
-            return f"{c_int(1 << ((power - shift) & 31))}{suffix}"
-    return str(c_int(1 << (power & 31)))
+            return f"{1 << (power - shift)}{suffix}"
+    return str(1 << power)
 
 
 def hist_text(h: Hist, div: int = 1) -> str:

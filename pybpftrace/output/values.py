@@ -2,7 +2,8 @@
 
 The output layer never sees BPF bytes.  The runtime turns each map, each
 print() argument and each printf() argument into the plain values below, and
-TextOutput / JsonOutput render them exactly as bpftrace 0.17 does.
+TextOutput / JsonOutput render them exactly as bpftrace 0.17 does, except
+where 0.17 has a plain bug (listed in tests/golden/README.md).
 
 Scalars are ordinary Python values:
 
@@ -80,12 +81,6 @@ def c_div(a: int, b: int) -> int:
     return q if (a < 0) == (b < 0) else -q
 
 
-def c_int(v: int) -> int:
-    """`v` as a C int (32-bit, two's complement wrap)."""
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
-
-
 @dataclass(frozen=True, slots=True)
 class Stats:
     """The per-key value of avg() and stats(): a count and a total."""
@@ -99,23 +94,17 @@ class Stats:
 
 
 def hist_index(n: int) -> int:
-    """The hist() bucket of `n`, as bpftrace 0.17's generated code computes it.
+    """The hist() bucket of `n`, as pybpftrace's generated code computes it.
 
     0 holds negatives, 1 holds zero, 2 holds 1, and bucket i >= 3 holds
-    [2^(i-2), 2^(i-1)).  0.17's log2 shifts by at most 16+8+4+2+1 = 31 bits,
-    so every value >= 2^31 lands in bucket 33, labelled [2G, 4G): a 0.17 bug
-    that its output reproduces.
+    [2^(i-2), 2^(i-1)), up to bucket 64 = [2^62, 2^63) for the largest int64
+    (the codegen counts a u64 >= 2^63 as negative, like bpftrace).  Deviation from 0.17, whose log2 shifts by at most
+    31 bits and so puts every value >= 2^31 in bucket 33, [2G, 4G)
+    (tests/golden/README.md).
     """
     if n < 0:
         return 0
-    if n == 0:
-        return 1
-    result = 2
-    for i in range(4, -1, -1):
-        shift = (1 << i) if n >= 1 << (1 << i) else 0
-        n >>= shift
-        result += shift
-    return result
+    return n.bit_length() + 1
 
 
 def lhist_index(n: int, lo: int, hi: int, step: int) -> int:
@@ -163,8 +152,8 @@ class MapDump:
     """One map, as print(@m) and the exit-time dump see it.
 
     `name` is "@x" or "@".  `kind` is the value type: an aggregation name,
-    one of "ksym", "usym", "inet", "kstack", "ustack" (0.17 prints these
-    entries without a newline between them), or "value" for anything else.
+    one of "ksym", "usym", "inet", "kstack", "ustack", or "value" for
+    anything else.
 
     `entries` are (key, value) pairs; key is None for a scalar map, a single
     value for one key, a Tuple for several keys.  Their order must be the

@@ -6,6 +6,8 @@ the bytes out, so encoder and decoder cannot drift apart.
 from __future__ import annotations
 
 import socket
+import struct
+from typing import Callable
 
 from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple
 from pybpftrace.resources import MapInfo
@@ -30,36 +32,93 @@ class Symbolizer:
 
 def decode(t: Type, data: bytes | memoryview, sym: Symbolizer, off: int = 0):
     """The value of type `t` stored at data[off:]."""
+    return decoder(t, sym)(data, off)
+
+
+_DECODERS: dict[tuple[Type, int], Callable] = {}
+
+
+def decoder(t: Type, sym: Symbolizer) -> Callable:
+    """A function (data, off) -> value for type `t`, built once per type.
+
+    Map dumps decode every key of maps with 100k entries, so integers and
+    strings are read with one precompiled struct per tuple, not field by field.
+    """
+    key = (t, id(sym))
+    fn = _DECODERS.get(key)
+    if fn is None:
+        fn = _DECODERS[key] = _build(t, sym)
+    return fn
+
+
+def _build(t: Type, sym: Symbolizer) -> Callable:
     k = t.kind
     if k is Kind.INT:
-        return int.from_bytes(data[off:off + t.bits // 8], "little", signed=t.signed)
+        unpack = struct.Struct("<" + _INT_CODES[(t.bits, t.signed)]).unpack_from
+        return lambda data, off: unpack(data, off)[0]
     if k in (Kind.STRING, Kind.USERNAME):
-        raw = bytes(data[off:off + t.size])
-        return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        size = t.size
+        return lambda data, off: bytes(data[off:off + size]).split(b"\0", 1)[0].decode(
+            "utf-8", "surrogateescape")
     if k is Kind.TUPLE:
         offs, _ = tuple_layout(t)
-        return Tuple(decode(f, data, sym, off + o) for f, o in zip(t.fields, offs))
+        if all(f.kind in (Kind.INT, Kind.STRING) for f in t.fields):
+            return _flat_tuple(t, offs)
+        parts = [(decoder(f, sym), o) for f, o in zip(t.fields, offs)]
+        return lambda data, off: Tuple(fn(data, off + o) for fn, o in parts)
     if k is Kind.BUFFER:
-        n = int.from_bytes(data[off:off + 8], "little")
-        return bytes(data[off + 8:off + 8 + min(n, t.size)])
-    u64 = int.from_bytes(data[off:off + 8], "little")
+        size = t.size
+        return lambda data, off: bytes(
+            data[off + 8:off + 8 + min(int.from_bytes(data[off:off + 8], "little"), size)])
     if k is Kind.INET:
-        family = socket.AF_INET6 if u64 == socket.AF_INET6 else socket.AF_INET
-        size = 16 if family == socket.AF_INET6 else 4
-        return socket.inet_ntop(family, bytes(data[off + 8:off + 8 + size]))
+        return _inet
+    u64 = struct.Struct("<Q").unpack_from
     if k is Kind.KSYM:
-        return sym.ksym(u64)
+        return lambda data, off: sym.ksym(u64(data, off)[0])
     if k is Kind.USYM:
-        return sym.usym(u64, 0)
+        return lambda data, off: sym.usym(u64(data, off)[0], 0)
     if k is Kind.PROBE:
-        return sym.probe(u64)
+        return lambda data, off: sym.probe(u64(data, off)[0])
     if k is Kind.KSTACK:
-        return sym.stack(t, u64, 0)
+        return lambda data, off: sym.stack(t, u64(data, off)[0], 0)
     if k is Kind.USTACK:
-        return sym.stack(t, u64, int.from_bytes(data[off + 8:off + 16], "little"))
-    if k is Kind.PTR:
-        return u64
-    return u64
+        return lambda data, off: sym.stack(t, u64(data, off)[0], u64(data, off + 8)[0])
+    return lambda data, off: u64(data, off)[0]
+
+
+_INT_CODES = {(8, True): "b", (8, False): "B", (16, True): "h", (16, False): "H",
+              (32, True): "i", (32, False): "I", (64, True): "q", (64, False): "Q"}
+
+
+def _flat_tuple(t: Type, offs: list[int]) -> Callable:
+    codes, pos, strings = ["<"], 0, []
+    for i, (f, o) in enumerate(zip(t.fields, offs)):
+        if o > pos:
+            codes.append(f"{o - pos}x")
+        if f.kind is Kind.INT:
+            codes.append(_INT_CODES[(f.bits, f.signed)])
+            pos = o + f.bits // 8
+        else:
+            codes.append(f"{f.size}s")
+            pos = o + f.size
+            strings.append(i)
+    unpack = struct.Struct("".join(codes)).unpack_from
+    if not strings:
+        return lambda data, off: Tuple(unpack(data, off))
+
+    def decode_tuple(data, off):
+        items = list(unpack(data, off))
+        for i in strings:
+            items[i] = items[i].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        return Tuple(items)
+    return decode_tuple
+
+
+def _inet(data, off):
+    family = socket.AF_INET6 if int.from_bytes(data[off:off + 8], "little") == socket.AF_INET6 \
+        else socket.AF_INET
+    size = 16 if family == socket.AF_INET6 else 4
+    return socket.inet_ntop(family, bytes(data[off + 8:off + 8 + size]))
 
 
 def _percpu_u64(values, off: int = 0, signed: bool = False) -> list[int]:
@@ -80,7 +139,11 @@ def dump_map(info: MapInfo, items: list[tuple[bytes, object]], sym: Symbolizer) 
     t = info.value
     kind = t.kind
     dump = MapDump(info.name, map_kind(t), signed=t.signed if t.is_int or t.is_aggregation else True)
-    key_of = (lambda raw: None) if info.key is None else (lambda raw: decode(info.key, raw, sym))
+    if info.key is None:
+        key_of = lambda raw: None  # noqa: E731
+    else:
+        key_decoder = decoder(info.key, sym)
+        key_of = lambda raw: key_decoder(raw, 0)  # noqa: E731
     if kind in (Kind.HIST, Kind.LHIST):
         ksize = info.key_size - 8
         nbuckets = 66 if kind is Kind.HIST else (t.lhist[1] - t.lhist[0]) // t.lhist[2] + 2

@@ -22,12 +22,14 @@ from pybpftrace.bpf.ringbuf import RingBuffer
 from pybpftrace.bpf.uapi import MapType, ProgType
 from pybpftrace.codegen.lower import JOIN_MAX_ARGS, InternalMaps
 from pybpftrace.output.base import Output
+from pybpftrace.output.text import TextOutput
 from pybpftrace.output.printf import format_printf, format_time
 from pybpftrace.output.values import Stack
 from pybpftrace.probes import attach as attaching
 from pybpftrace.probes.perf_events import PERF_TYPE_SOFTWARE, find_event
 from pybpftrace.resources import Action, Resources
 from pybpftrace.runtime.decode import Symbolizer, decode, dump_map
+from pybpftrace.runtime.formats import compile_printf
 from pybpftrace.runtime.symbols import KernelSymbols
 from pybpftrace.types import Kind, Type
 
@@ -98,6 +100,11 @@ class Session:
         self.exit_code = 0
         self.stopping = False
         self.lost_reported = 0
+        # printf ids -> compiled formatter (None: use the general one); text
+        # output of compiled formats is batched per ring buffer drain.
+        self.fast_printf: dict[int, object] = {}
+        self.pending: list[bytes] = []
+        self.batch_text = isinstance(out, TextOutput)
 
     # ---- setup ------------------------------------------------------------
     def create_maps(self) -> InternalMaps:
@@ -127,7 +134,12 @@ class Session:
             self.programs.append(prog)
             unit.program = prog
             if self.opts.verbose:
-                sys.stderr.write(f"Program {unit.name}: {len(unit.insns) // 8} instructions\n")
+                info = prog.info()
+                names = ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
+                sys.stderr.write(f"\nProgram ID: {info.id} ({names})\n"
+                                 f"  instructions: {len(unit.insns) // 8} generated, "
+                                 f"{info.xlated_len // 8} after kernel rewrites, "
+                                 f"{info.verified_insns} verified; {info.jited_len} bytes JITed\n")
 
     def attach(self, units: list[driver.ProgramUnit]) -> None:
         for unit in units:
@@ -137,6 +149,8 @@ class Session:
                 elif probe.provider == "END":
                     self.end.append(unit.program)
                 else:
+                    if self.opts.verbose:
+                        sys.stderr.write(f"Attaching {probe.name}\n")
                     self.attachments.append(self._attach_one(unit.program, probe))
 
     def _attach_one(self, prog: Program, probe):
@@ -196,6 +210,14 @@ class Session:
 
     def drain(self) -> None:
         self.ringbuf.drain(self.on_event)
+        self.flush_pending()
+
+    def flush_pending(self) -> None:
+        if self.pending:
+            data = b"".join(self.pending)
+            self.pending.clear()
+            self.out.out.write(data)
+            self.out.out.flush()
 
     def finish(self) -> None:
         attaching.detach_all(self.attachments)
@@ -221,6 +243,15 @@ class Session:
         if self.stopping:
             return
         action = int.from_bytes(record[0:8], "little")
+        if action >= Action.PRINTF_BASE and self.batch_text:
+            fid = action - Action.PRINTF_BASE
+            fast = self.fast_printf.get(fid, False)
+            if fast is False:
+                fast = self.fast_printf[fid] = compile_printf(self.res.printfs[fid])
+            if fast is not None:
+                self.pending.append(fast(record))
+                return
+        self.flush_pending()
         res = self.res
         sym = self.symbolizer
         if action >= Action.PRINTF_BASE:

@@ -35,3 +35,22 @@ def test_every_case_has_both_outputs() -> None:
     for name in NAMES:
         assert (CASES / f"{name}.txt").is_file(), name
         assert (CASES / f"{name}.json").is_file(), name
+
+
+def _record_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("golden_record", ROOT / "tests/golden/record.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_deviations_keep_the_017_bytes() -> None:
+    """Each deliberate deviation (README.md) keeps what 0.17 printed in NAME.SUFFIX.v017,
+    differs from it, and is known to record.py so re-recording cannot undo it."""
+    listed = {f"{name}{suffix}" for name, suffixes in _record_module().DEVIATIONS.items()
+              for suffix in suffixes}
+    kept = {p.name[:-len(".v017")] for p in CASES.glob("*.v017")}
+    assert listed == kept
+    for name in kept:
+        assert (CASES / name).read_bytes() != (CASES / f"{name}.v017").read_bytes(), name

@@ -7,6 +7,11 @@ three times each, refuses outputs that differ between runs (a case must be
 deterministic to be a golden case), and writes stdout byte for byte to
 cases/NAME.txt and cases/NAME.json.  stderr (warnings, the RLIMIT_MEMLOCK
 error line) is not recorded.
+
+The outputs in DEVIATIONS show a 0.17 bug that pybpftrace fixes; their
+expected files hold hand-corrected bytes (README.md, "Deviations from 0.17"),
+so for them the recording goes to NAME.txt.v017 / NAME.json.v017 instead and
+the corrected file is left alone.
 """
 import subprocess
 import sys
@@ -15,6 +20,15 @@ from pathlib import Path
 BPFTRACE = "/usr/bin/bpftrace"
 CASES = Path(__file__).parent / "cases"
 RUNS = 3
+
+# case -> the outputs whose expected bytes differ from 0.17's on purpose.
+DEVIATIONS = {
+    "hist_large": (".txt", ".json"),
+    "json_escapes": (".json",),
+    "min_max": (".txt", ".json"),
+    "printf_ints": (".txt", ".json"),
+    "symbols": (".txt",),
+}
 
 
 def run(args: list[str]) -> bytes:
@@ -35,7 +49,12 @@ def main() -> int:
             outputs = {run(args) for _ in range(RUNS)}
             if len(outputs) != 1:
                 raise SystemExit(f"{name}{suffix}: output differs between runs")
-            (CASES / f"{name}{suffix}").write_bytes(outputs.pop())
+            target = CASES / f"{name}{suffix}"
+            if suffix in DEVIATIONS.get(name, ()):
+                target = CASES / f"{name}{suffix}.v017"
+                print(f"{name}{suffix}: deviates from 0.17, recorded to {target.name}; "
+                      f"update {name}{suffix} by hand if needed")
+            target.write_bytes(outputs.pop())
         print(f"recorded {name}")
     return 0
 

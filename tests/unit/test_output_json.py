@@ -2,13 +2,17 @@
 
 Like test_output_text.py, the golden replays must reproduce the recorded
 tests/golden/cases/NAME.json byte for byte; the other expectations were
-printed by bpftrace 0.17 too.
+printed by bpftrace 0.17 too, except where a test says "Deviation" (see
+tests/golden/README.md).
 """
 import importlib.util
 import io
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pybpftrace.output.json import JsonOutput, hist_json, json_escape, map_json
 from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple, Unquoted
@@ -69,8 +73,35 @@ def test_values():
 
 def test_json_escape():
     assert json_escape('q" b\\ \t\r\n\x01\x1f\x7f') == 'q\\" b\\\\ \\t\\r\\n\\u0001\\u001f\x7f'
-    # Signed char: every byte >= 0x80 is escaped as \uffffffXX.
-    assert json_escape("é") == "\\uffffffc3\\uffffffa9"
+    # Deviation: 0.17 wrote every byte >= 0x80 as \uffffffXX; we write valid JSON.
+    assert json_escape("é") == "\\u00e9"
+    assert json_escape("€😀") == "\\u20ac\\ud83d\\ude00"
+    # Bytes that are not UTF-8 come as \u00XX of the byte.
+    assert json_escape(b"\xff\xc3(".decode("utf-8", "surrogateescape")) == "\\u00ff\\u00c3("
+
+
+@given(st.text())
+def test_json_escape_is_json(text):
+    """Any text comes back from a JSON parser unchanged, escaped like json.dumps beyond ASCII."""
+    assert json.loads(f'"{json_escape(text)}"') == text
+    if all(ord(c) > 0x7F for c in text):
+        assert json_escape(text) == json.dumps(text)[1:-1]
+
+
+@given(st.binary())
+def test_json_escape_of_raw_bytes_is_json(data):
+    text = data.decode("utf-8", "surrogateescape")
+    parsed = json.loads(f'"{json_escape(text)}"')
+    # Valid UTF-8 comes back as text; each other byte as the Latin-1 character.
+    assert parsed == "".join(chr(ord(c) - 0xDC00) if 0xDC80 <= ord(c) <= 0xDCFF else c
+                             for c in text)
+
+
+def test_every_json_fixture_line_is_json():
+    for path in sorted((GOLDEN / "cases").glob("*.json")):
+        for line in path.read_bytes().split(b"\n"):
+            if line.strip():
+                json.loads(line)
 
 
 def test_strftime_values_are_bare():
@@ -101,15 +132,20 @@ def test_avg_is_typed_stats():
 
 
 def test_hist_bucket_bounds():
-    buckets = [1, 1, 1, 1] + [0] * 28 + [1, 1] + [0] * 31
+    buckets = [1, 1, 1, 1] + [0] * 28 + [1, 1] + [0] * 29 + [1, 0, 1]
     assert hist_json(Hist(buckets)) == (
         '[{"max": -1, "count": 1}, {"min": 0, "max": 0, "count": 1}, '
         '{"min": 1, "max": 1, "count": 1}, {"min": 2, "max": 3, "count": 1}, '
         + "".join(f'{{"min": {1 << i}, "max": {(1 << (i + 1)) - 1}, "count": 0}}, '
                   for i in range(2, 30))
         + '{"min": 1073741824, "max": 2147483647, "count": 1}, '
-        # 0.17 computes the bounds of [2^31, 2^32) in a C int.
-        '{"min": -2147483648, "max": 0, "count": 1}]')
+        # Deviation: 0.17 computed the bounds in a C int, [2^31, 2^32) read min -2^31, max 0.
+        '{"min": 2147483648, "max": 4294967295, "count": 1}, '
+        + "".join(f'{{"min": {1 << i}, "max": {(1 << (i + 1)) - 1}, "count": 0}}, '
+                  for i in range(32, 61))
+        + '{"min": 2305843009213693952, "max": 4611686018427387903, "count": 1}, '
+        '{"min": 4611686018427387904, "max": 9223372036854775807, "count": 0}, '
+        '{"min": 9223372036854775808, "max": 18446744073709551615, "count": 1}]')
 
 
 def test_lhist_bounds():

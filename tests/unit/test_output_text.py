@@ -3,7 +3,8 @@
 The golden replays rebuild each recorded case from hand-made values and must
 reproduce tests/golden/cases/NAME.txt byte for byte.  The other expected
 strings here were printed by bpftrace 0.17 too (stack frames from a BEGIN
-probe, `Lost`/`Attaching` lines from its source).
+probe, `Lost`/`Attaching` lines from its source), except where a test says
+"Deviation" (see tests/golden/README.md).
 """
 import importlib.util
 import io
@@ -78,10 +79,18 @@ def test_stack_key_is_indented_by_4():
                               "    0x55af9275da60\n]: 1\n")
 
 
-def test_stack_values_are_indented_by_8_and_not_separated():
+def test_stack_values_are_indented_by_8_one_entry_per_line():
+    """Deviation: 0.17 ran stack-valued entries together (`...0x7ffc6cf459d8\n@v[2]: `)."""
     dump = MapDump("@v", "ustack", [(2, Stack(FRAMES)), (1, Stack(FRAMES))])
     one = "\n        syscall+25\n        0x7ffc6cf459d8\n"
-    assert map_text(dump) == f"@v[1]: {one}@v[2]: {one}\n"
+    assert map_text(dump) == f"@v[1]: {one}\n@v[2]: {one}\n"
+
+
+@pytest.mark.parametrize("kind", ["ksym", "usym", "inet"])
+def test_symbol_values_one_entry_per_line(kind):
+    """Deviation: 0.17 printed `@k[1]: 0x1@k[2]: 0x2`."""
+    dump = MapDump("@k", kind, [(2, "b"), (1, "a")])
+    assert map_text(dump) == "@k[1]: a\n@k[2]: b\n"
 
 
 def test_perf_stack():
@@ -140,8 +149,20 @@ def test_cxx_sort_matches_libstdcxx():
 def test_hist_index():
     assert [hist_index(n) for n in (-5, 0, 1, 2, 3, 4, 7, 8)] == [0, 1, 2, 3, 3, 4, 4, 5]
     assert hist_index(2**31 - 1) == 32
-    # 0.17 caps its log2 at 31 shifts: everything from 2^31 up is bucket 33.
-    assert hist_index(2**31) == hist_index(2**62) == hist_index(2**63 - 1) == 33
+    # Deviation: 0.17 capped its log2 at 31 shifts, everything from 2^31 up was bucket 33.
+    assert [hist_index(n) for n in (2**31, 2**32 - 1, 2**32, 2**62, 2**63 - 1)] == [
+        33, 33, 34, 64, 64]
+
+
+def test_big_hist_labels():
+    """Past [1G, 2G) the labels go on with G, T, P and E (0.17 stopped at [2G, 4G))."""
+    buckets = [0] * 66
+    for i in (32, 33, 34, 42, 52, 62, 64, 65):
+        buckets[i] = 1
+    labels = [row[:16].rstrip() for row in hist_text(Hist(buckets)).splitlines()
+              if not row[16:24].strip() == "0"]
+    assert labels == ["[1G, 2G)", "[2G, 4G)", "[4G, 8G)", "[1T, 2T)", "[1P, 2P)", "[1E, 2E)",
+                      "[4E, 8E)", "[8E, 16E)"]
 
 
 def test_hist_rows():
