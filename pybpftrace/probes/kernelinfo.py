@@ -1,13 +1,12 @@
-"""The real semantic.kinfo.KernelInfo: tracefs for tracepoints, plus feature facts."""
+"""The real semantic.kinfo.KernelInfo: tracefs for tracepoints, bpf.features for the rest."""
 from __future__ import annotations
 
 import os
 from functools import lru_cache
 
+from pybpftrace.bpf import features
 from pybpftrace.probes import tracefs
 from pybpftrace.semantic.kinfo import TracepointField
-
-KPROBE_PMU = "/sys/bus/event_source/devices/kprobe"
 
 
 class KernelInfo:
@@ -19,12 +18,11 @@ class KernelInfo:
         return tracefs.tracepoint_format(category, name)
 
     def kernel_lacks(self, provider: str) -> str | None:
-        if provider in ("kprobe", "kretprobe"):
-            if not os.path.exists(KPROBE_PMU) and not os.path.exists(
-                    os.path.join(tracefs.tracefs_root(), "kprobe_events")):
-                return "kprobes are not supported by this kernel"
+        """One sentence naming what this kernel lacks for `provider`, found by probing it."""
+        if provider in ("kprobe", "kretprobe") and not features.have_kprobe():
+            return "kprobes are not supported by this kernel"
         if provider == "hardware" and not os.path.exists("/sys/bus/event_source/devices/cpu"):
             return "hardware events are not supported by this kernel (no PMU)"
-        if provider in ("kfunc", "kretfunc"):
+        if provider in ("kfunc", "kretfunc") and not features.have_kfunc():
             return "kfunc/kretfunc not available for your kernel version."
         return None
