@@ -256,12 +256,15 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
 
     console = sys.stdout.buffer
     out_stream = open(args.output, "wb") if args.output else console
+    if args.buffering == "full":
+        out_stream = FullyBuffered(out_stream)
     Output = JsonOutput if args.format == "json" else TextOutput
     out = Output(out_stream, console)
     if args.quiet:
         out.attached_probes = lambda n: None
     run_opts = RunOptions(verbose=args.verbose,
-                          cat_bytes_max=_env_int("BPFTRACE_CAT_BYTES_MAX", 10240))
+                          cat_bytes_max=_env_int("BPFTRACE_CAT_BYTES_MAX", 10240),
+                          ringbuf_pages=_env_int("BPFTRACE_PERF_RB_PAGES", 0))
     session = Session(analysed, kinfo, out, opts.params, run_opts)
     try:
         return session.run()
@@ -275,5 +278,26 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
         return 1
     finally:
         session.close()
+        if isinstance(out_stream, FullyBuffered):
+            out_stream.flush_all()
         if args.output:
             out_stream.close()
+
+
+class FullyBuffered:
+    """`-B full`: the output stream's flushes are ignored until the tracer exits."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self.stream.write(data)
+
+    def flush(self) -> None:
+        pass
+
+    def flush_all(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()

@@ -33,7 +33,8 @@ from pybpftrace.runtime.formats import compile_printf
 from pybpftrace.runtime.symbols import KernelSymbols
 from pybpftrace.types import Kind, Type
 
-RINGBUF_SIZE = 8 << 20
+RINGBUF_SIZE = 8 << 20  # default; BPFTRACE_PERF_RB_PAGES sets pages per CPU instead
+PAGE_SIZE = 4096
 STACK_DEPTH = 127
 PERF_COUNT_SW_CPU_CLOCK = 0
 PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
@@ -49,6 +50,16 @@ class SessionError(Exception):
 class RunOptions:
     verbose: bool = False
     cat_bytes_max: int = 10240
+    ringbuf_pages: int = 0  # per CPU; 0 for the default size
+
+
+def ringbuf_size(pages_per_cpu: int) -> int:
+    """The ring buffer's size: one shared buffer, as large as bpftrace's per-CPU
+    buffers together, rounded up to the power of two the kernel requires."""
+    if not pages_per_cpu:
+        return RINGBUF_SIZE
+    want = pages_per_cpu * PAGE_SIZE * len(possible_cpus())
+    return 1 << max(want - 1, PAGE_SIZE - 1).bit_length()
 
 
 class SessionSymbolizer(Symbolizer):
@@ -113,7 +124,8 @@ class Session:
             bpf_map = Map.create(map_type, m.key_size, m.value_size, m.max_entries, name=m.name)
             m.fd = bpf_map.fd
             self.maps[m.name] = bpf_map
-        self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, RINGBUF_SIZE, "events")
+        self.ringbuf_size = ringbuf_size(self.opts.ringbuf_pages)
+        self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, self.ringbuf_size, "events")
         self.lost_map = self._internal(MapType.PERCPU_ARRAY, 4, 8, 1, "lost")
         scratch = self._internal(MapType.PERCPU_ARRAY, 4, 16 + JOIN_MAX_ARGS * self.res.strlen, 1,
                                  "scratch")
@@ -167,43 +179,51 @@ class Session:
 
     # ---- running ----------------------------------------------------------
     def run(self) -> int:
+        # Signals only set a flag (and wake the event loop through the wakeup
+        # fd), from the start: a Ctrl-C while attaching still ends with END and
+        # the maps printed.
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_wakeup = signal.set_wakeup_fd(wfd)
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.setup()
+            if not self.stopping:
+                self.event_loop(rfd)
+            self.finish()
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+            signal.set_wakeup_fd(old_wakeup)
+            os.close(rfd)
+            os.close(wfd)
+        return self.exit_code
+
+    def setup(self) -> None:
+        """Everything up to and including BEGIN."""
         internal = self.create_maps()
         units = driver.program_units(self.analysed, self.kinfo)
         driver.generate(self.analysed, units, internal, self.params)
         self.load(units)
         self.out.attached_probes(len(self.res.probes))
         self.attach(units)
-        notify = os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED")
-        if notify is not None:
+        if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED") is not None:
             os.write(2, b"__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
-        self.ringbuf = RingBuffer(self.ringbuf_map.fd, RINGBUF_SIZE)
+        self.ringbuf = RingBuffer(self.ringbuf_map.fd, self.ringbuf_size)
         for prog in self.begin:
             prog.test_run(bytes(8))
         self.drain()
-        if not self.stopping:
-            self.event_loop()
-        self.finish()
-        return self.exit_code
 
-    def event_loop(self) -> None:
-        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        old_wakeup = signal.set_wakeup_fd(wfd)
-        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    def event_loop(self, wakeup_fd: int) -> None:
         ep = select.epoll()
         ep.register(self.ringbuf.fileno(), select.EPOLLIN)
-        ep.register(rfd, select.EPOLLIN)
+        ep.register(wakeup_fd, select.EPOLLIN)
         try:
             while not self.stopping:
                 ep.poll(0.2)
                 self.drain()
                 self.check_lost()
         finally:
-            for s, h in handlers.items():
-                signal.signal(s, h)
-            signal.set_wakeup_fd(old_wakeup)
             ep.close()
-            os.close(rfd)
-            os.close(wfd)
 
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
