@@ -85,10 +85,13 @@ def _uses(node: ast.Node, names: set[str]) -> bool:
 
 def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     """Split probes into programs: one per probe, or one per concrete attach point
-    when the body depends on which one fired (`args` layouts, `probe`)."""
+    when the body depends on the attach point's record layout (`args`).  A
+    shared tracepoint program learns which probe fired from its attach cookie;
+    other kinds get one program per attach point when they use `probe`."""
     units = []
     for i, probe in enumerate(analysed.program.probes):
-        specific = len(probe.expansions) > 1 and _uses(probe, {"args", "probe"})
+        uses_probe = _uses(probe, {"probe"}) and probe.provider != "tracepoint"
+        specific = len(probe.expansions) > 1 and (_uses(probe, {"args"}) or uses_probe)
         groups = [[p] for p in probe.expansions] if specific else [probe.expansions]
         for j, group in enumerate(groups):
             first = group[0]

@@ -88,15 +88,17 @@ def tracepoint_id(category: str, name: str) -> int:
 
 # ---- attaching ------------------------------------------------------------
 
-def attach_tracepoint(prog: Program, category: str, name: str) -> Attachment:
+def attach_tracepoint(prog: Program, category: str, name: str, cookie: int = 0) -> Attachment:
     """Run a TRACEPOINT program on category:name.  One perf event on CPU 0
-    serves all CPUs: the program hangs off the tracepoint, not the event."""
+    serves all CPUs: the program hangs off the tracepoint, not the event.
+    `cookie` is what bpf_get_attach_cookie() returns in the program: one
+    program serving many tracepoints learns from it which one fired."""
     probe = f"tracepoint:{category}:{name}"
     attr = uapi.PerfEventAttr(type=PerfType.TRACEPOINT, config=tracepoint_id(category, name),
                               sample_period=1, wakeup_events=1, flags=uapi.PERF_ATTR_DISABLED)
     event = sys.perf_event_open(attr, -1, 0, op=f"open {probe}")
     try:
-        link = _link_and_enable(prog, event, probe)
+        link = _link_and_enable(prog, event, probe, cookie)
     except BaseException:
         os.close(event)
         raise
@@ -135,8 +137,9 @@ def attach_raw_tracepoint(prog: Program, name: str) -> Attachment:
     return Attachment(f"rawtracepoint:{name}", [link], [])
 
 
-def _link_and_enable(prog: Program, event: int, probe: str) -> int:
-    attr = uapi.LinkCreateAttr(prog_fd=prog.fd, target_fd=event, attach_type=AttachType.PERF_EVENT)
+def _link_and_enable(prog: Program, event: int, probe: str, cookie: int = 0) -> int:
+    attr = uapi.LinkCreateAttr(prog_fd=prog.fd, target_fd=event, attach_type=AttachType.PERF_EVENT,
+                               bpf_cookie=cookie)
     link = sys.bpf(Cmd.LINK_CREATE, attr, f"attach {probe}")
     try:
         sys.ioctl(event, uapi.PERF_EVENT_IOC_ENABLE, 0, op=f"enable {probe}")

@@ -168,7 +168,8 @@ class Session:
     def _attach_one(self, prog: Program, probe):
         kind = probe.provider
         if kind == "tracepoint":
-            return attaching.attach_tracepoint(prog, probe.target, probe.func)
+            return attaching.attach_tracepoint(prog, probe.target, probe.func,
+                                               cookie=self.res.probes.index(probe))
         if kind in ("interval", "profile"):
             period, freq = (0, probe.freq) if probe.unit == "hz" else (probe.freq, 0)
             cpus = [0] if kind == "interval" else None
