@@ -248,7 +248,6 @@ def _dump_ast(stage: str, program) -> None:
 
 
 def _execute(analysed, kinfo, args: Args, opts) -> int:
-    from pybpftrace.bpf.programs import VerifierError
     from pybpftrace.bpf.sys import BpfError
     from pybpftrace.output.json import JsonOutput
     from pybpftrace.output.text import TextOutput
@@ -268,11 +267,6 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
     session = Session(analysed, kinfo, out, opts.params, run_opts)
     try:
         return session.run()
-    except VerifierError as e:
-        sys.stderr.write(f"ERROR: the kernel's BPF verifier rejected the program: {e}\n")
-        if args.verbose:
-            sys.stderr.write(e.log + "\n")
-        return 1
     except (BpfError, SessionError, OSError) as e:
         sys.stderr.write(f"ERROR: {e}\n")
         return 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pybpftrace import driver
 from pybpftrace.bpf.maps import Map, possible_cpus
-from pybpftrace.bpf.programs import Program
+from pybpftrace.bpf.programs import Program, VerifierError
 from pybpftrace.bpf.ringbuf import RingBuffer
 from pybpftrace.bpf.uapi import MapType, ProgType
 from pybpftrace.codegen.lower import JOIN_MAX_ARGS, InternalMaps
@@ -31,6 +31,7 @@ from pybpftrace.resources import Action, Resources
 from pybpftrace.runtime.decode import Symbolizer, decode, dump_map
 from pybpftrace.runtime.formats import compile_printf
 from pybpftrace.runtime.symbols import KernelSymbols
+from pybpftrace.runtime.verifier import explain
 from pybpftrace.types import Kind, Type
 
 RINGBUF_SIZE = 8 << 20  # default; BPFTRACE_PERF_RB_PAGES sets pages per CPU instead
@@ -142,7 +143,11 @@ class Session:
 
     def load(self, units: list[driver.ProgramUnit]) -> None:
         for unit in units:
-            prog = Program.load(PROG_TYPES[unit.provider], unit.insns, name=unit.name)
+            try:
+                prog = Program.load(PROG_TYPES[unit.provider], unit.insns, name=unit.name)
+            except VerifierError as e:
+                names = ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
+                raise SessionError(explain(e, names, self.opts.verbose).removeprefix("ERROR: ").rstrip())
             self.programs.append(prog)
             unit.program = prog
             if self.opts.verbose:
