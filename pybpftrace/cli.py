@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 
 from pybpftrace import __version__
@@ -157,6 +158,8 @@ def _set_comm(name: bytes) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _set_comm(b"bpftrace")
+    # Like any C tool (and bpftrace), end quietly when a reader such as `head` goes away.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         return _main(argv)
     except UsageError as e:

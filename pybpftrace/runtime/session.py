@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 
 from pybpftrace import driver
+from pybpftrace.lang import ast
 from pybpftrace.bpf.maps import Map, possible_cpus
 from pybpftrace.bpf.programs import Program, VerifierError
 from pybpftrace.bpf.ringbuf import RingBuffer
@@ -24,15 +25,14 @@ from pybpftrace.codegen.lower import JOIN_MAX_ARGS, InternalMaps
 from pybpftrace.output.base import Output
 from pybpftrace.output.text import TextOutput
 from pybpftrace.output.printf import format_printf, format_time
-from pybpftrace.output.values import Stack
 from pybpftrace.probes import attach as attaching
 from pybpftrace.probes.perf_events import PERF_TYPE_SOFTWARE, find_event
-from pybpftrace.resources import Action, Resources
-from pybpftrace.runtime.decode import Symbolizer, decode, dump_map
+from pybpftrace.resources import Action
+from pybpftrace.runtime.decode import decode, dump_map
 from pybpftrace.runtime.formats import compile_printf
-from pybpftrace.runtime.symbols import KernelSymbols
+from pybpftrace.runtime.symbols import SessionSymbolizer
 from pybpftrace.runtime.verifier import explain
-from pybpftrace.types import Kind, Type
+from pybpftrace.types import Kind
 
 RINGBUF_SIZE = 8 << 20  # default; BPFTRACE_PERF_RB_PAGES sets pages per CPU instead
 PAGE_SIZE = 4096
@@ -61,37 +61,6 @@ def ringbuf_size(pages_per_cpu: int) -> int:
         return RINGBUF_SIZE
     want = pages_per_cpu * PAGE_SIZE * len(possible_cpus())
     return 1 << max(want - 1, PAGE_SIZE - 1).bit_length()
-
-
-class SessionSymbolizer(Symbolizer):
-    def __init__(self, res: Resources, stacks: Map | None):
-        self.res = res
-        self.stacks = stacks
-        self.ksyms = KernelSymbols()
-
-    def ksym(self, addr: int) -> str:
-        return self.ksyms.resolve(addr)
-
-    def probe(self, probe_id: int) -> str:
-        return self.res.probes[probe_id].name
-
-    def stack(self, t: Type, stack_id: int, pid: int) -> Stack:
-        raw = self.stacks.lookup(stack_id.to_bytes(4, "little")) if self.stacks and stack_id < 2**31 else None
-        if raw is None:
-            return Stack((), t.stack_mode, found=False)
-        addrs = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
-        addrs = [a for a in addrs if a][: t.stack_limit]
-        user = t.kind is Kind.USTACK
-        frames = []
-        for a in addrs:
-            sym = hex(a) if user else self.ksyms.resolve(a, offset=True)
-            if t.stack_mode == "perf":
-                frames.append(f"{a:x} {sym}" + (" ([unknown])" if user else ""))
-            elif t.stack_mode == "raw":
-                frames.append(f"{a:x}")
-            else:
-                frames.append(sym)
-        return Stack(tuple(frames), t.stack_mode)
 
 
 class Session:
@@ -363,7 +332,6 @@ class Session:
 
 
 def _uses_stacks(node) -> bool:
-    from pybpftrace.lang import ast
     if isinstance(node, ast.Expr) and node.type.kind in (Kind.KSTACK, Kind.USTACK):
         return True
     return any(_uses_stacks(c) for c in ast.children(node))

@@ -1,7 +1,14 @@
-"""Kernel symbolisation from /proc/kallsyms, loaded once on first use."""
+"""Addresses, stack ids and probe ids to text: kernel symbols from /proc/kallsyms
+(loaded once, on first use), stacks from the stack trace map."""
 from __future__ import annotations
 
 import bisect
+
+from pybpftrace.bpf.maps import Map
+from pybpftrace.output.values import Stack
+from pybpftrace.resources import Resources
+from pybpftrace.runtime.decode import Symbolizer
+from pybpftrace.types import Kind, Type
 
 
 class KernelSymbols:
@@ -33,3 +40,36 @@ class KernelSymbols:
             return hex(addr)
         name, off = self._names[i], addr - self._addrs[i]
         return f"{name}+{off}" if offset else name
+
+
+class SessionSymbolizer(Symbolizer):
+    """The symbolizer of a running session: kernel symbols and the session's stack map."""
+
+    def __init__(self, res: Resources, stacks: Map | None):
+        self.res = res
+        self.stacks = stacks
+        self.ksyms = KernelSymbols()
+
+    def ksym(self, addr: int) -> str:
+        return self.ksyms.resolve(addr)
+
+    def probe(self, probe_id: int) -> str:
+        return self.res.probes[probe_id].name
+
+    def stack(self, t: Type, stack_id: int, pid: int) -> Stack:
+        raw = self.stacks.lookup(stack_id.to_bytes(4, "little")) if self.stacks and stack_id < 2**31 else None
+        if raw is None:
+            return Stack((), t.stack_mode, found=False)
+        addrs = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw), 8)]
+        addrs = [a for a in addrs if a][: t.stack_limit]
+        user = t.kind is Kind.USTACK
+        frames = []
+        for a in addrs:
+            sym = hex(a) if user else self.ksyms.resolve(a, offset=True)
+            if t.stack_mode == "perf":
+                frames.append(f"{a:x} {sym}" + (" ([unknown])" if user else ""))
+            elif t.stack_mode == "raw":
+                frames.append(f"{a:x}")
+            else:
+                frames.append(sym)
+        return Stack(tuple(frames), t.stack_mode)

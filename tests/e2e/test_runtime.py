@@ -134,16 +134,18 @@ def test_exit_in_a_probe_ends_with_0(dd_run):
     assert f"exit pid={dd_run['pid']} comm=dd\n".encode() in dd_run["tracer"].stdout
 
 
+def _full_row(label: str, count: int) -> str:
+    return f"{label:<16}{count:>8} |{'@' * 52}|\n"
+
+
 def test_hist_of_write_sizes(dd_run):
     out = dd_run["tracer"].stdout.decode()
-    bar = "@" * 52
-    assert f"\n@hist: \n[4K, 8K){' ' * 14}{DD_BLOCKS} |{bar}|\n\n" in out
+    assert f"\n@hist: \n{_full_row('[4K, 8K)', DD_BLOCKS)}\n" in out
 
 
 def test_lhist_of_write_sizes(dd_run):
     out = dd_run["tracer"].stdout.decode()
-    bar = "@" * 52
-    assert f"\n@lhist: \n[4K, 5K){' ' * 14}{DD_BLOCKS} |{bar}|\n\n" in out
+    assert f"\n@lhist: \n{_full_row('[4K, 5K)', DD_BLOCKS)}\n" in out
 
 
 def test_sum_of_write_sizes(dd_run):
@@ -240,11 +242,12 @@ def test_quiet_has_no_attaching_line(wildcard_run):
 def json_file_run(tmp):
     comm = unique_name("udp")
     port = free_udp_port()
-    payloads = [f"p{n}-{unique_name('')}".encode().ljust(n, b".") for n in (10, 100, 1000)]
+    # 8 distinctive bytes, then padding: 10, 100 and 1000 bytes long.
+    payloads = [f"p{n:04d}{unique_name('')[:3]}".encode().ljust(n, b".") for n in (10, 100, 1000)]
     out_file = tmp / "trace.json"
     program = f"""
 tracepoint:syscalls:sys_enter_sendto /comm == "{comm}"/ {{
-  printf("sendto %d %s\\n", args->len, str(args->buff, 12));
+  printf("sendto %d %s\\n", args->len, str(args->buff, 8));
   @len = hist(args->len);
   @sent[comm] = count();
 }}
@@ -277,7 +280,7 @@ def test_json_lines(json_file_run):
     events = [json.loads(line) for line in json_file_run["lines"] if line]
     assert events[0] == {"type": "attached_probes", "data": {"probes": 2}}
     printfs = [e["data"] for e in events if e["type"] == "printf"]
-    expected = [f"sendto {len(p)} {p[:12].decode()}\n" for p in json_file_run["payloads"]]
+    expected = [f"sendto {len(p)} {p[:8].decode()}\n" for p in json_file_run["payloads"]]
     assert printfs == expected + ["END ran\n"]
     maps = {k: v for e in events if e["type"] in ("map", "hist") for k, v in e["data"].items()}
     assert maps["@sent"] == {json_file_run["comm"]: 3}
