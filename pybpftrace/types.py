@@ -29,6 +29,9 @@ class Kind(Enum):
     PROBE = "probe"        # probe id, printed as the probe name
     TIMESTAMP = "timestamp"
     CGROUP_PATH = "cgroup_path"
+    RECORD = "record"      # a C struct (only tracepoint `args` records in the core)
+    ARRAY = "array"        # `inner`[size], e.g. pton()'s uint8[4]
+    STACK_MODE = "stack mode"  # the `bpftrace` / `perf` argument of kstack()/ustack()
     # map value kinds of aggregation functions
     COUNT = "count"
     SUM = "sum"
@@ -55,6 +58,8 @@ class Type:
     stack_limit: int = 127
     lhist: tuple[int, int, int] = (0, 0, 0)  # min, max, step
     hist_bits: int = 0          # hist(n, k): k
+    name: str = ""              # RECORD: "struct _tracepoint_syscalls_sys_enter_read"
+    ctx: bool = False           # a pointer into the probe context (tracepoint `args`)
 
     # ---- predicates -------------------------------------------------------
     @property
@@ -94,6 +99,8 @@ class Type:
             return 16  # u64 stack id, u64 pid (user stacks are symbolised per process)
         if k is Kind.AVG or k is Kind.STATS:
             return 16  # count, total
+        if k is Kind.ARRAY:
+            return self.size * (self.inner.byte_size if self.inner is not None else 1)
         if k is Kind.NONE:
             return 0
         return 8
@@ -106,6 +113,8 @@ class Type:
             return 1
         if self.kind is Kind.TUPLE:
             return max((f.align for f in self.fields), default=1)
+        if self.kind is Kind.ARRAY:
+            return self.inner.align if self.inner is not None else 1
         return 8
 
     def __str__(self) -> str:

@@ -32,6 +32,7 @@ from elftools.elf.elffile import ELFFile
 from pybpftrace.probe_types import (AttachPointError, AttachPointSpec, check_attach_point,
                                     expand_provider, has_wildcard, lex_attach_point,
                                     parse_attach_point, wildcard_match)
+from pybpftrace.bpf import features
 from pybpftrace.probes import tracefs
 
 # The arguments `-lv` shows for 0.17's iterators (probe_types.ITERATORS).  0.17
@@ -154,7 +155,7 @@ class _Listing:
         if name == "tracepoint":
             return [f"{c}:{n}" for c, n in tracefs.list_tracepoints(ap.target, ap.func)]
         if name in ("kprobe", "kretprobe"):
-            return _search(ap.func, self.kernel_functions())
+            return _search(ap.func, self.kernel_functions(explicit=not ap.ignore_invalid))
         if name in ("uprobe", "uretprobe"):
             if not ap.func:
                 return [ap.target + ":"]
@@ -169,7 +170,12 @@ class _Listing:
             return [""]
         return [f"{ap.target}:{ap.func}"]  # BEGIN/END, watchpoints
 
-    def kernel_functions(self) -> list[str]:
+    def kernel_functions(self, explicit: bool) -> list[str]:
+        """Traceable kernel functions.  Asked for kprobes by name on a kernel
+        without them, say so plainly instead of 0.17's file-access warning."""
+        if explicit and not features.have_kprobe():
+            self.warn("kprobes are not supported by this kernel")
+            return []
         path = os.path.join(tracefs.tracefs_root(), "available_filter_functions")
         try:
             with open(path) as f:
@@ -203,6 +209,8 @@ def list_probes(pattern: str | None, verbose: bool, out, err=None) -> int:
         err.write("Log: cannot resolve location before calling set_source().\n"
                   "ERROR: No attach points for probe\n")
         return 1
+    if pattern is not None and pattern.split(":")[0] in ("usdt", "U") and pattern.count(":") == 1:
+        pattern += ":*"  # `-l usdt:BINARY` lists all of the binary's probes
     listing = _Listing(pattern if pattern is not None else "*:*", verbose, out, err)
     bad = next((i for i, c in enumerate(listing.source) if not _AP_CHARS.match(c)), None)
     if bad is not None:
