@@ -171,17 +171,18 @@ class _Listing:
         return [f"{ap.target}:{ap.func}"]  # BEGIN/END, watchpoints
 
     def kernel_functions(self, explicit: bool) -> list[str]:
-        """Traceable kernel functions.  Asked for kprobes by name on a kernel
-        without them, say so plainly instead of 0.17's file-access warning."""
-        if explicit and not features.have_kprobe():
-            self.warn("kprobes are not supported by this kernel")
-            return []
+        """Traceable kernel functions.  When they cannot be read and kprobes were
+        asked for by name on a kernel without them, say that plainly instead of
+        0.17's file-access warning."""
         path = os.path.join(tracefs.tracefs_root(), "available_filter_functions")
         try:
             with open(path) as f:
                 return [line.split(" ", 1)[0].rstrip("\n") for line in f]
         except OSError as e:
-            self.warn(f"Could not read symbols from {path}: {e.strerror}")
+            if explicit and not features.have_kprobe():
+                self.warn("kprobes are not supported by this kernel")
+            else:
+                self.warn(f"Could not read symbols from {path}: {e.strerror}")
             return []
 
     def params(self, ap: AttachPointSpec, match: str) -> list[str]:
@@ -209,7 +210,8 @@ def list_probes(pattern: str | None, verbose: bool, out, err=None) -> int:
         err.write("Log: cannot resolve location before calling set_source().\n"
                   "ERROR: No attach points for probe\n")
         return 1
-    if pattern is not None and pattern.split(":")[0] in ("usdt", "U") and pattern.count(":") == 1:
+    if (pattern is not None and pattern.split(":")[0] in ("usdt", "U") and pattern.count(":") == 1
+            and not has_wildcard(pattern.split(":")[1])):
         pattern += ":*"  # `-l usdt:BINARY` lists all of the binary's probes
     listing = _Listing(pattern if pattern is not None else "*:*", verbose, out, err)
     bad = next((i for i, c in enumerate(listing.source) if not _AP_CHARS.match(c)), None)
