@@ -167,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 1
+    except Exception as e:  # a bug: say so in one line; the traceback on request
+        if os.environ.get("PYBPFTRACE_DEBUG"):
+            raise
+        sys.stderr.write(f"ERROR: internal error in pybpftrace: {type(e).__name__}: {e}\n"
+                         "(set PYBPFTRACE_DEBUG=1 to see where)\n")
+        return 2
 
 
 def _main(argv: list[str]) -> int:
