@@ -108,7 +108,7 @@ def parse_args(argv: list[str]) -> Args:
         elif arg == "-B":
             a.buffering = value(arg)
             if a.buffering not in ("line", "full", "none"):
-                raise UsageError(f"Invalid buffering mode: {a.buffering}")
+                raise UsageError("USAGE: -B must be either 'line', 'full', or 'none'.")
         elif arg == "-f":
             a.format = value(arg)
             if a.format not in ("text", "json"):
@@ -263,7 +263,11 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
     from pybpftrace.runtime.session import RunOptions, Session, SessionError
 
     console = sys.stdout.buffer
-    out_stream = open(args.output, "wb") if args.output else console
+    try:
+        out_stream = open(args.output, "wb") if args.output else console
+    except OSError as e:
+        sys.stderr.write(f'ERROR: Failed to open output file: "{args.output}": {e.strerror}\n')
+        return 1
     if args.buffering == "full":
         out_stream = FullyBuffered(out_stream)
     Output = JsonOutput if args.format == "json" else TextOutput

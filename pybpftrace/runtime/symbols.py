@@ -37,7 +37,7 @@ class KernelSymbols:
             self._load()
         i = bisect.bisect_right(self._addrs, addr) - 1
         if i < 0:
-            return hex(addr)
+            return hex(addr) if addr else "0"  # bpftrace streams a null pointer as 0
         name, off = self._names[i], addr - self._addrs[i]
         return f"{name}+{off}" if offset else name
 

@@ -137,17 +137,18 @@ def unique_name(prefix: str = "pbt") -> str:
     return f"{prefix}{uuid.uuid4().hex[:15 - len(prefix)]}"
 
 
-def run(*argv: str, timeout: float = 20) -> int:
+def run(*argv: str, timeout: float = 20, cwd: Path | str | None = None) -> int:
     """Run a command to completion, quietly; returns its pid."""
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+                         stderr=subprocess.DEVNULL, cwd=cwd)
     assert p.wait(timeout) == 0, argv
     return p.pid
 
 
-def cat(path: Path | str) -> int:
-    """`cat PATH`: one openat() of PATH by a process named "cat"; returns its pid."""
-    return run("cat", str(path))
+def cat(path: Path | str | bytes, cwd: Path | str | None = None) -> int:
+    """`cat PATH` (in `cwd`): one openat() of PATH by a process named "cat";
+    returns its pid."""
+    return run("cat", os.fsdecode(path), cwd=cwd)
 
 
 def sleep(seconds: float = 0.1) -> int:
