@@ -55,8 +55,15 @@ def map_text(dump: MapDump, top: int = 0, div: int = 1) -> str:
     between them, a bug we do not copy.
     """
     div = div or 1
+    entries = ordered_entries(dump, top)
+    if div == 1 and dump.kind in ("count", "sum", "min", "max", "value") and \
+            all(v.__class__ is int for _, v in entries):
+        # The common big case (100k-key count maps at exit) without per-field dispatch.
+        name = dump.name
+        lines = [f"{name}: {v}" if k is None else f"{name}[{_key_text(k)}]: {v}" for k, v in entries]
+        return "\n".join(lines) + "\n"
     lines = []
-    for key, value in ordered_entries(dump, top):
+    for key, value in entries:
         head = dump.name + (f"[{', '.join(key_fields(key))}]" if key is not None else "") + ": "
         if dump.kind == "hist":
             lines.append(head + "\n" + hist_text(value, div))
@@ -70,6 +77,15 @@ def map_text(dump: MapDump, top: int = 0, div: int = 1) -> str:
             lines.append(head + value_text(value, div))
     end = "\n\n" if dump.kind in ("avg", "stats") else "\n"
     return "\n".join(lines) + end
+
+
+def _key_text(key) -> str:
+    """A key's fields joined; ints and strings print as themselves."""
+    if key.__class__ is int or key.__class__ is str:
+        return str(key)
+    if key.__class__ is Tuple and all(f.__class__ is int or f.__class__ is str for f in key.items):
+        return ", ".join(map(str, key.items))
+    return ", ".join(key_fields(key))
 
 
 def value_text(v, div: int = 1) -> str:

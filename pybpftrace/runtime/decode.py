@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from dataclasses import dataclass
 from typing import Callable
 
 from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple
@@ -56,7 +57,9 @@ def _build(t: Type, sym: Symbolizer) -> Callable:
     if k is Kind.INT:
         unpack = struct.Struct("<" + _INT_CODES[(t.bits, t.signed)]).unpack_from
         return lambda data, off: unpack(data, off)[0]
-    if k in (Kind.STRING, Kind.USERNAME):
+    if k is Kind.USERNAME:  # a uid, named as getpwuid() names it
+        return lambda data, off: _username(int.from_bytes(data[off:off + 8], "little"))
+    if k is Kind.STRING:
         size = t.size
         return lambda data, off: bytes(data[off:off + size]).split(b"\0", 1)[0].decode(
             "utf-8", "surrogateescape")
@@ -121,10 +124,6 @@ def _inet(data, off):
     return socket.inet_ntop(family, bytes(data[off + 8:off + 8 + size]))
 
 
-def _percpu_u64(values, off: int = 0, signed: bool = False) -> list[int]:
-    return [int.from_bytes(v[off:off + 8], "little", signed=signed) for v in values]
-
-
 def map_kind(t: Type) -> str:
     """The MapDump kind 0.17 uses for a map whose values have type t."""
     if t.is_aggregation:
@@ -134,52 +133,87 @@ def map_kind(t: Type) -> str:
     return "value"
 
 
-def dump_map(info: MapInfo, items: list[tuple[bytes, object]], sym: Symbolizer) -> MapDump:
-    """A MapDump of a map's raw (key, value) pairs; per-CPU values are merged here."""
+@dataclass
+class RawMap:
+    """A map's contents as read in bulk: `count` keys packed in `keys`, their values
+    in `values`, `stride` bytes apart (all CPUs' slots of an entry for per-CPU maps)."""
+    keys: bytes
+    values: bytes
+    count: int
+    stride: int
+    ncpus: int
+
+
+def _percpu(raw: RawMap, fields: str) -> list[tuple]:
+    """Each entry's per-CPU slots unpacked with `fields` (a struct format per slot)."""
+    slot = raw.stride // raw.ncpus
+    pad = slot - struct.calcsize("<" + fields)
+    fmt = "<" + (fields + (f"{pad}x" if pad else "")) * raw.ncpus
+    return list(struct.iter_unpack(fmt, raw.values)) if raw.count else []
+
+
+def dump_map(info: MapInfo, raw: RawMap, sym: Symbolizer) -> MapDump:
+    """A MapDump of a map read in bulk; per-CPU values are merged here."""
     t = info.value
     kind = t.kind
     dump = MapDump(info.name, map_kind(t), signed=t.signed if t.is_int or t.is_aggregation else True)
+    ks, n = info.key_size, raw.count
+    if kind in (Kind.HIST, Kind.LHIST):
+        return _dump_hist(info, raw, sym, dump)
     if info.key is None:
-        key_of = lambda raw: None  # noqa: E731
+        keys = [None] * n
     else:
         key_decoder = decoder(info.key, sym)
-        key_of = lambda raw: key_decoder(raw, 0)  # noqa: E731
-    if kind in (Kind.HIST, Kind.LHIST):
-        ksize = info.key_size - 8
-        nbuckets = 66 if kind is Kind.HIST else (t.lhist[1] - t.lhist[0]) // t.lhist[2] + 2
-        grouped: dict[bytes, list[int]] = {}
-        for raw_key, values in items:
-            bucket = int.from_bytes(raw_key[ksize:ksize + 8], "little")
-            counts = grouped.setdefault(bytes(raw_key[:ksize]), [0] * nbuckets)
-            if bucket < nbuckets:
-                counts[bucket] += sum(_percpu_u64(values))
-        for raw_key in sorted(grouped):
-            counts = grouped[raw_key]
-            value = Hist(counts) if kind is Kind.HIST else LHist(counts, *t.lhist)
-            dump.entries.append((key_of(raw_key), value))
-        return dump
-    if kind in (Kind.AVG, Kind.STATS):
-        for raw_key, values in sorted(items, key=lambda kv: bytes(kv[0])):
-            count = sum(_percpu_u64(values, 0))
-            total = sum(_percpu_u64(values, 8, signed=t.signed))
-            dump.entries.append((key_of(raw_key), Stats(count, total)))
-        return dump
-    for raw_key, value in items:
-        if kind in (Kind.COUNT, Kind.SUM):
-            v = sum(_percpu_u64(value, 0, signed=t.signed))
-            v = _wrap(v, t.signed)
-        elif kind in (Kind.MIN, Kind.MAX):
-            present = [int.from_bytes(x[0:8], "little", signed=t.signed)
-                       for x in value if int.from_bytes(x[8:16], "little")]
-            if not present:
-                continue
-            v = min(present) if kind is Kind.MIN else max(present)
-        else:
-            v = decode(t, value, sym)
-        dump.entries.append((key_of(raw_key), v))
+        keys = [key_decoder(raw.keys, i * ks) for i in range(n)]
+    sign = "q" if t.signed else "Q"
+    if kind in (Kind.COUNT, Kind.SUM):
+        dump.entries = [(k, _wrap(sum(v), t.signed)) for k, v in zip(keys, _percpu(raw, sign))]
+    elif kind in (Kind.MIN, Kind.MAX):
+        pick = min if kind is Kind.MIN else max
+        for k, slots in zip(keys, _percpu(raw, sign + "Q")):
+            present = [slots[i] for i in range(0, len(slots), 2) if slots[i + 1]]
+            if present:
+                dump.entries.append((k, pick(present)))
+    elif kind in (Kind.AVG, Kind.STATS):
+        # 0.17 collects these in a std::map: the order of raw key bytes.
+        order = sorted(range(n), key=lambda i: raw.keys[i * ks:(i + 1) * ks])
+        slots = _percpu(raw, "Q" + sign)
+        dump.entries = [(keys[i], Stats(sum(slots[i][0::2]), sum(slots[i][1::2]))) for i in order]
+    else:
+        value_decoder = decoder(t, sym)
+        dump.entries = [(k, value_decoder(raw.values, i * raw.stride)) for i, k in enumerate(keys)]
+    return dump
+
+
+def _dump_hist(info: MapInfo, raw: RawMap, sym: Symbolizer, dump: MapDump) -> MapDump:
+    """hist/lhist keys end in a u64 bucket index: group the buckets by user key."""
+    t = info.value
+    ks = info.key_size
+    user = ks - 8
+    nbuckets = 66 if t.kind is Kind.HIST else (t.lhist[1] - t.lhist[0]) // t.lhist[2] + 2
+    grouped: dict[bytes, list[int]] = {}
+    for i, slots in enumerate(_percpu(raw, "Q")):
+        key = raw.keys[i * ks:(i + 1) * ks]
+        bucket = int.from_bytes(key[user:], "little")
+        counts = grouped.setdefault(key[:user], [0] * nbuckets)
+        if bucket < nbuckets:
+            counts[bucket] += sum(slots)
+    key_decoder = decoder(info.key, sym) if info.key is not None else (lambda data, off: None)
+    for user_key in sorted(grouped):
+        counts = grouped[user_key]
+        value = Hist(counts) if t.kind is Kind.HIST else LHist(counts, *t.lhist)
+        dump.entries.append((key_decoder(user_key, 0), value))
     return dump
 
 
 def _wrap(v: int, signed: bool) -> int:
     v &= (1 << 64) - 1
     return v - (1 << 64) if signed and v >> 63 else v
+
+
+def _username(uid: int) -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return str(uid)

@@ -28,7 +28,7 @@ from pybpftrace.output.printf import format_printf, format_time
 from pybpftrace.probes import attach as attaching
 from pybpftrace.probes.perf_events import PERF_TYPE_SOFTWARE, find_event
 from pybpftrace.resources import Action
-from pybpftrace.runtime.decode import decode, dump_map
+from pybpftrace.runtime.decode import RawMap, decode, dump_map
 from pybpftrace.runtime.formats import compile_printf
 from pybpftrace.runtime.symbols import SessionSymbolizer
 from pybpftrace.runtime.verifier import explain
@@ -295,8 +295,10 @@ class Session:
 
     def print_map(self, name: str, top: int, div: int) -> None:
         info = self.res.map_by_name(name)
-        items = self.maps[name].items()
-        self.out.map(dump_map(info, items, self.symbolizer), top, div or 1)
+        bpf_map = self.maps[name]
+        keys, values, count = bpf_map.items_raw()
+        raw = RawMap(keys, values, count, bpf_map.value_stride, bpf_map.ncpus)
+        self.out.map(dump_map(info, raw, self.symbolizer), top, div or 1)
 
     def join(self, record) -> None:
         strlen = self.res.strlen
