@@ -36,6 +36,8 @@ from pybpftrace.types import Kind
 
 RINGBUF_SIZE = 8 << 20  # default; BPFTRACE_PERF_RB_PAGES sets pages per CPU instead
 PAGE_SIZE = 4096
+# printf lines written at once; output must keep flowing while a long drain runs.
+PENDING_LINES = 512
 STACK_DEPTH = 127
 PERF_COUNT_SW_CPU_CLOCK = 0
 PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
@@ -245,6 +247,8 @@ class Session:
                 fast = self.fast_printf[fid] = compile_printf(self.res.printfs[fid])
             if fast is not None:
                 self.pending.append(fast(record))
+                if len(self.pending) >= PENDING_LINES:
+                    self.flush_pending()
                 return
         self.flush_pending()
         res = self.res
