@@ -214,7 +214,6 @@ def _main(argv: list[str]) -> int:
 
 def run(source: str, filename: str, args: Args) -> int:
     from pybpftrace import driver
-    from pybpftrace.bpf.sys import BpfError
     from pybpftrace.diag import DiagnosticError
     from pybpftrace.probes.kernelinfo import KernelInfo
     from pybpftrace.probes.tracefs import TracefsError

@@ -25,10 +25,8 @@ from typing import Iterable, Sequence
 from pybpftrace.bpf import sys, uapi
 from pybpftrace.bpf.maps import online_cpus
 from pybpftrace.bpf.programs import Program
-from pybpftrace.bpf.sys import BpfError
 from pybpftrace.bpf.uapi import AttachType, Cmd, PerfType
-
-TRACEFS = "/sys/kernel/tracing"
+from pybpftrace.probes import tracefs
 
 # Link fds closed at once by detach_all(); more threads share grace periods
 # better (360 links: 16 threads 0.9 s, 64 0.27 s, 128 0.15 s).
@@ -63,29 +61,6 @@ class Attachment:
         return f"<Attachment {self.name} links={self.link_fds} events={self.event_fds}>"
 
 
-# ---- tracefs ------------------------------------------------------------
-
-def ensure_tracefs() -> str:
-    """The tracefs mount point, mounting tracefs there first if it is missing."""
-    if os.path.isdir(f"{TRACEFS}/events"):
-        return TRACEFS
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"nodev", TRACEFS.encode(), b"tracefs", 0, None) != 0:
-        raise BpfError(f"mount tracefs at {TRACEFS}", ctypes.get_errno())
-    return TRACEFS
-
-
-def tracepoint_id(category: str, name: str) -> int:
-    """The perf event id of tracepoint category:name, from tracefs."""
-    path = f"{ensure_tracefs()}/events/{category}/{name}/id"
-    try:
-        with open(path) as f:
-            return int(f.read())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"tracepoint {category}:{name} does not exist (no {path})") \
-            from None
-
-
 # ---- attaching ------------------------------------------------------------
 
 def attach_tracepoint(prog: Program, category: str, name: str, cookie: int = 0) -> Attachment:
@@ -94,7 +69,7 @@ def attach_tracepoint(prog: Program, category: str, name: str, cookie: int = 0) 
     `cookie` is what bpf_get_attach_cookie() returns in the program: one
     program serving many tracepoints learns from it which one fired."""
     probe = f"tracepoint:{category}:{name}"
-    attr = uapi.PerfEventAttr(type=PerfType.TRACEPOINT, config=tracepoint_id(category, name),
+    attr = uapi.PerfEventAttr(type=PerfType.TRACEPOINT, config=tracefs.tracepoint_id(category, name),
                               sample_period=1, wakeup_events=1, flags=uapi.PERF_ATTR_DISABLED)
     event = sys.perf_event_open(attr, -1, 0, op=f"open {probe}")
     try:

@@ -11,14 +11,13 @@ import pytest
 
 from pybpftrace.bpf.maps import Map
 from pybpftrace.bpf.programs import Program
-from pybpftrace.bpf.sys import BpfError
 from pybpftrace.bpf.uapi import MapType, PerfSwConfig, PerfType, ProgType
-from pybpftrace.probes import attach
+from pybpftrace.probes import attach, tracefs
 from test_bpf_programs import counter, read_counter  # the tiny assembler
 
 pytestmark = pytest.mark.kernel
 
-SYSCALLS = Path(attach.TRACEFS) / "events" / "syscalls"
+SYSCALLS = Path(tracefs.TRACEFS) / "events" / "syscalls"
 
 
 def _count_map():
@@ -26,7 +25,7 @@ def _count_map():
 
 
 def _sys_enter_names():
-    attach.ensure_tracefs()
+    tracefs.tracefs_root()
     return sorted(p.name for p in SYSCALLS.iterdir() if p.name.startswith("sys_enter_"))
 
 
@@ -41,25 +40,34 @@ def test_tracepoint_counts_our_getppid_calls():
 
 
 def test_missing_tracepoint_is_a_clear_error():
-    with pytest.raises(FileNotFoundError, match="tracepoint syscalls:no_such_event does not exist"):
-        attach.tracepoint_id("syscalls", "no_such_event")
+    with pytest.raises(tracefs.TracefsError, match="tracepoint not found: syscalls:no_such_event"):
+        tracefs.tracepoint_id("syscalls", "no_such_event")
 
 
-def test_tracefs_is_mounted_when_missing(tmp_path, monkeypatch):
+@pytest.fixture
+def fresh_tracefs(monkeypatch):
+    """tracefs looked up again, at paths the test chooses."""
+    monkeypatch.setattr(tracefs, "_root", None)
+    monkeypatch.setattr(tracefs, "LEGACY_TRACEFS", "/nonexistent")
+    yield
+    tracefs.set_tracefs_root(None)
+
+
+def test_tracefs_is_mounted_when_missing(tmp_path, monkeypatch, fresh_tracefs):
     mount_point = tmp_path / "tracing"
     mount_point.mkdir()
-    monkeypatch.setattr(attach, "TRACEFS", str(mount_point))
+    monkeypatch.setattr(tracefs, "TRACEFS", str(mount_point))
     try:
-        assert attach.ensure_tracefs() == str(mount_point)
+        assert tracefs.tracefs_root() == str(mount_point)
         assert (mount_point / "events" / "syscalls").is_dir()
     finally:
         ctypes.CDLL(None).umount2(str(mount_point).encode(), 0)
 
 
-def test_tracefs_mount_failure_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(attach, "TRACEFS", str(tmp_path / "missing"))
-    with pytest.raises(BpfError, match="mount tracefs at .*/missing: No such file or directory"):
-        attach.ensure_tracefs()
+def test_tracefs_mount_failure_is_a_clear_error(tmp_path, monkeypatch, fresh_tracefs):
+    monkeypatch.setattr(tracefs, "TRACEFS", str(tmp_path / "missing"))
+    with pytest.raises(tracefs.TracefsError, match="could not mount tracefs at .*/missing: No such file"):
+        tracefs.tracefs_root()
 
 
 def test_raw_tracepoint_fires():
@@ -149,7 +157,7 @@ def test_tracer_exits_at_once_and_background_closer_finishes(tmp_path):
         from pybpftrace.bpf.maps import Map
         from pybpftrace.bpf.programs import Program
         from pybpftrace.bpf.uapi import MapType, ProgType
-        from pybpftrace.probes import attach
+        from pybpftrace.probes import attach, tracefs
         m = Map.create(MapType.ARRAY, 4, 8, 1)
         p = Program.load(ProgType.TRACEPOINT, counter(m.fd))
         names = {_sys_enter_names()[:50]!r}
