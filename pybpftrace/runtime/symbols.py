@@ -1,5 +1,5 @@
 """Addresses, stack ids and probe ids to text: kernel symbols from /proc/kallsyms
-(loaded once, on first use), stacks from the stack trace map."""
+(loaded once, on first use), user symbols (usyms.py), stacks from the stack trace map."""
 from __future__ import annotations
 
 import bisect
@@ -8,6 +8,7 @@ from pybpftrace.bpf.maps import Map
 from pybpftrace.output.values import Stack
 from pybpftrace.resources import Resources
 from pybpftrace.runtime.decode import Symbolizer
+from pybpftrace.runtime.usyms import UserSymbols
 from pybpftrace.types import Kind, Type
 
 
@@ -49,6 +50,7 @@ class SessionSymbolizer(Symbolizer):
         self.res = res
         self.stacks = stacks
         self.ksyms = KernelSymbols()
+        self.usyms = UserSymbols()
 
     def ksym(self, addr: int) -> str:
         return self.ksyms.resolve(addr)
@@ -65,9 +67,13 @@ class SessionSymbolizer(Symbolizer):
         user = t.kind is Kind.USTACK
         frames = []
         for a in addrs:
-            sym = hex(a) if user else self.ksyms.resolve(a, offset=True)
+            if user:
+                name, module = self.usyms.resolve(a, pid)
+                sym = name or hex(a)
+            else:
+                sym = self.ksyms.resolve(a, offset=True)
             if t.stack_mode == "perf":
-                frames.append(f"{a:x} {sym}" + (" ([unknown])" if user else ""))
+                frames.append(f"{a:x} {sym}" + (f" ({module or '[unknown]'})" if user else ""))
             elif t.stack_mode == "raw":
                 frames.append(f"{a:x}")
             else:
