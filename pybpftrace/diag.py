@@ -89,8 +89,9 @@ class Diagnostics:
         if self.has_errors():
             raise DiagnosticError(self)
 
-    def render(self, severities: tuple[str, ...] = ("ERROR", "WARNING")) -> str:
-        """All diagnostics of the given severities, errors first, as bpftrace prints them."""
+    def render(self, severities: tuple[str, ...] = ("WARNING", "ERROR")) -> str:
+        """All diagnostics of the given severities, as bpftrace prints them: warnings
+        first (0.17 prints them as it finds them, and its errors at the end of a pass)."""
         out = []
         for sev in severities:
             for d in self.items:
@@ -102,10 +103,8 @@ class Diagnostics:
         loc = d.loc
         if not loc:
             text = f"{d.severity}: {d.message}\n"
-        elif loc.end_line > loc.line:
+        elif loc.end_line > loc.line:  # 0.17 prints only the line range of these
             text = f"{self.filename}:{loc.line}-{loc.end_line}: {d.severity}: {d.message}\n"
-            for n in range(loc.line, loc.end_line + 1):
-                text += self._line(n).expandtabs(4) + "\n"
         else:
             text = f"{self.filename}:{loc.line}:{loc.col}-{loc.end_col}: {d.severity}: {d.message}\n"
             raw = self._line(loc.line)

@@ -87,7 +87,7 @@ class Type:
         k = self.kind
         if k is Kind.INT:
             return self.bits // 8
-        if k in (Kind.STRING, Kind.USERNAME):
+        if k is Kind.STRING:
             return self.size
         if k is Kind.BUFFER:
             return 8 + self.size  # u8 length, padded to 8, then the bytes
@@ -109,7 +109,7 @@ class Type:
     def align(self) -> int:
         if self.kind is Kind.INT:
             return self.bits // 8
-        if self.kind in (Kind.STRING, Kind.USERNAME):
+        if self.kind is Kind.STRING:
             return 1
         if self.kind is Kind.TUPLE:
             return max((f.align for f in self.fields), default=1)

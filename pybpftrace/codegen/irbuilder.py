@@ -24,6 +24,7 @@ class Helper:
     KTIME_GET_NS = 5
     GET_PRANDOM_U32 = 7
     GET_SMP_PROCESSOR_ID = 8
+    GET_NUMA_NODE_ID = 42
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_UID_GID = 15
     GET_CURRENT_COMM = 16
@@ -44,6 +45,7 @@ class Helper:
 
 BPF_ANY = 0
 BPF_NOEXIST = 1
+BPF_PSEUDO_MAP_VALUE = 2
 
 
 def const(v: int, ty: ir.IntType = I64) -> ir.Constant:
@@ -71,6 +73,11 @@ class BpfBuilder:
         self._lifetime_start = _intrinsic(module, "llvm.lifetime.start.p0i8", lifetime)
         self._lifetime_end = _intrinsic(module, "llvm.lifetime.end.p0i8", lifetime)
         self.temps: list[tuple[ir.Value, int]] = []
+        # An empty asm statement with side effects: code that must stay where it is
+        # (LLVM may neither speculate nor merge across it); it emits no instruction.
+        self.barrier = ir.InlineAsm(ir.FunctionType(ir.VoidType(), []), "", "", side_effect=True)
+        # The identity function on an i64 that LLVM cannot see through.
+        self.opaque = ir.InlineAsm(ir.FunctionType(I64, [I64]), "", "=r,0")
 
     # ---- stack ------------------------------------------------------------
     def alloca(self, size: int, name: str = "", temporary: bool = True) -> ir.Value:
@@ -82,7 +89,9 @@ class BpfBuilder:
         """
         slot = self._alloca_builder.alloca(ir.ArrayType(I64, max((size + 7) // 8, 1)), name=name)
         slot.align = 8
-        ptr = self.b.bitcast(slot, I8P)
+        # In the entry block too, so that it dominates every use (a variable first
+        # assigned in one branch may be read in another).
+        ptr = self._alloca_builder.bitcast(slot, I8P)
         if temporary:
             n = const((size + 7) // 8 * 8)
             self.b.call(self._lifetime_start, [n, ptr])
@@ -137,6 +146,10 @@ class BpfBuilder:
 
     def map_fd(self, fd: int) -> ir.Value:
         return self.b.call(self._pseudo, [const(1), const(fd)])
+
+    def map_value(self, fd: int) -> ir.Value:
+        """The address of the first value of an array map (BPF_PSEUDO_MAP_VALUE), as i64."""
+        return self.b.call(self._pseudo, [const(BPF_PSEUDO_MAP_VALUE), const(fd)])
 
     def map_lookup(self, fd: int, key: ir.Value) -> ir.Value:
         return self.helper(Helper.MAP_LOOKUP_ELEM, [self.map_fd(fd), key], I8P)

@@ -21,11 +21,13 @@ from pybpftrace.codegen.irbuilder import BPF_NOEXIST, I8, I8P, I32, I64, BpfBuil
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import string_bytes
 from pybpftrace.resources import Action, FormatInfo, MapInfo, ProbeInfo, Resources
-from pybpftrace.semantic.builtins import SIGNALS
+from pybpftrace.semantic.builtins import signal_number
 from pybpftrace.semantic.kinfo import TracepointField
+from pybpftrace.semantic.typecheck import INT_TYPES, c_int, field_type, param_value
+from pybpftrace.semantic.typecheck import size_of as type_size
 from pybpftrace.types import Kind, Tuple, Type, tuple_layout
 
-MEMORY_KINDS = {Kind.STRING, Kind.TUPLE, Kind.BUFFER, Kind.USTACK, Kind.INET, Kind.USERNAME}
+MEMORY_KINDS = {Kind.STRING, Kind.TUPLE, Kind.BUFFER, Kind.USTACK, Kind.INET, Kind.ARRAY}
 BPF_F_USER_STACK = 1 << 8
 
 
@@ -37,7 +39,7 @@ def in_memory(t: Type) -> bool:
 class InternalMaps:
     """File descriptors of the maps every program may use besides the user's."""
     ringbuf: int
-    lost: int           # per-CPU array[1] of u64: events the ring buffer refused
+    lost: int           # array[1] of u64 (not per-CPU): events the ring buffer refused
     scratch: int        # per-CPU array[1] big enough for the largest record
     stacks: int = -1    # stack trace map
     ncpus: int = 1
@@ -117,26 +119,27 @@ class Lowerer:
         if s.expr is None:
             self.bb.memset(slot, self.size_of(t))
             return
-        if s.op is not None:
-            old = self.bb.load(slot)
-            value = self.arith(s.op, old, self.expr(s.expr), t.signed and s.expr.type.signed)
-        else:
-            value = self.expr(s.expr)
-        self.store_value(slot, 0, t, s.expr.type, value)
+        expr = getattr(s, "binop", s.expr)  # `$x op= e` is `$x = $x op e`
+        value = self.expr(expr)
+        if in_memory(t):
+            self.store_value(slot, 0, t, expr.type, value)
+            return
+        # Scalars live in 64-bit slots, already extended to 64 bits as their type says.
+        if t.kind is Kind.INT and t.bits < 64 and not (
+                expr.type.kind is Kind.INT and expr.type.bits <= t.bits and
+                expr.type.signed == t.signed):
+            value = self.extend(self.b.trunc(value, ir.IntType(t.bits)), t.signed)
+        self.bb.store(value, slot)
 
     def stmt_AssignMap(self, s: ast.AssignMap) -> None:
         m = self.res.map_for(s.map.name)
         if m.value.is_aggregation and isinstance(s.expr, ast.Call) and s.op is None:
             self.aggregate(m, s.map, s.expr)
             return
+        expr = getattr(s, "binop", s.expr)  # `@m op= e` is `@m = @m op e`
+        value = self.expr(expr)
+        vtype = expr.type
         key = self.map_key(m, s.map)
-        if s.op is not None:
-            old = self.map_read(m, key)
-            value = self.arith(s.op, old, self.expr(s.expr), m.value.signed and s.expr.type.signed)
-            vtype = m.value
-        else:
-            value = self.expr(s.expr)
-            vtype = s.expr.type
         buf = self.bb.alloca(m.value_size, "val")
         if in_memory(m.value):
             self.bb.memset(buf, m.value_size)
@@ -156,7 +159,7 @@ class Lowerer:
                     self.block(s.orelse)
 
     def stmt_Unroll(self, s: ast.Unroll) -> None:
-        for _ in range(s.count.value):
+        for _ in range(s.count_value):
             self.block(s.body)
 
     def stmt_While(self, s: ast.While) -> None:
@@ -207,6 +210,9 @@ class Lowerer:
     def size_of(self, t: Type) -> int:
         return t.byte_size if in_memory(t) else 8
 
+    def extend(self, v: ir.Value, signed: bool) -> ir.Value:
+        return self.b.sext(v, I64) if signed else self.b.zext(v, I64)
+
     def var_slot(self, name: str, t: Type) -> ir.Value:
         slot = self.vars.get(name)
         if slot is None:
@@ -254,13 +260,9 @@ class Lowerer:
         return buf
 
     def expr_PositionalParam(self, e: ast.PositionalParam) -> ir.Value:
-        params = self.params
         if e.n == 0:
-            return const(len(params))
-        value = params[e.n - 1] if e.n <= len(params) else ""
-        if e.type.kind is Kind.STRING:
-            return self.string_constant(value.encode(), e.type.size)
-        return const(int(value, 0) if value else 0)
+            return const(len(self.params))
+        return const(c_int(param_value(self.params, e.n, False)) or 0)
 
     def expr_Variable(self, e: ast.Variable) -> ir.Value:
         slot = self.var_slot(e.name, e.type)
@@ -285,21 +287,24 @@ class Lowerer:
             return self.b.zext(bb.helper(Helper.GET_SMP_PROCESSOR_ID, [], I32), I64)
         if n == "cgroup":
             return bb.helper(Helper.GET_CURRENT_CGROUP_ID, [])
+        if n == "numaid":
+            return self.b.zext(bb.helper(Helper.GET_NUMA_NODE_ID, [], I32), I64)
         if n == "rand":
             return self.b.zext(bb.helper(Helper.GET_PRANDOM_U32, [], I32), I64)
         if n == "curtask":
             return bb.helper(Helper.GET_CURRENT_TASK, [])
         if n == "jiffies":
             return bb.helper(Helper.JIFFIES64, [])
-        if n == "comm":
+        if n == "comm":  # the helper writes all 16 bytes (NUL padded): no memset needed
             buf = bb.alloca(16, "comm")
-            bb.memset(buf, 16)
             bb.helper(Helper.GET_CURRENT_COMM, [buf, const(16, I32)])
             return buf
         if n == "probe":
             if self.ctx.info is not None:
                 return const(self.res.probes.index(self.ctx.info))
             return bb.helper(Helper.GET_ATTACH_COOKIE, [self.ctxptr])
+        if n == "args":  # the record itself: the context pointer
+            return self.b.ptrtoint(self.ctxptr, I64)
         if n == "kstack":
             return self.stack(e.type)
         if n == "ustack":
@@ -322,23 +327,35 @@ class Lowerer:
 
     def expr_FieldAccess(self, e: ast.FieldAccess) -> ir.Value:
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
-            f = self.ctx.fields[e.field]
-            if in_memory(e.type):
-                buf = self.bb.alloca(e.type.byte_size, "field")
-                self.bb.memset(buf, e.type.byte_size)
-                n = min(f.size, e.type.byte_size)
-                for i in range(n):
-                    self.bb.store(self.bb.load(self.ctxptr, f.offset + i, 8), buf, i, 8)
-                return buf
-            if f.data_loc:
-                return self.bb.load(self.ctxptr, f.offset, 32, False)
-            width = 64 if e.type.kind is Kind.PTR else e.type.bits
-            aligned = f.offset % (width // 8) == 0
-            return self.bb.load(self.ctxptr, f.offset, width, e.type.signed, aligned)
-        base = self.expr(e.expr)
-        t = e.expr.type
-        i = int(e.field)
-        return self.tuple_field(base, t, i)
+            return self.tracepoint_field(self.ctx.fields[e.field], e.type)
+        return self.tuple_field(self.expr(e.expr), e.expr.type, int(e.field))
+
+    def tracepoint_field(self, f: TracepointField, t: Type) -> ir.Value:
+        """A field of the tracepoint record (the context), shaped as `t`.
+
+        The type is this attach point's own field type; `t` (from the first
+        attach point of a wildcard probe) only decides the buffer size."""
+        ft = field_type(f)
+        if in_memory(t):
+            size = t.byte_size
+            buf = self.bb.alloca(size, "field")
+            n = min(f.size, size)
+            if n < size:
+                self.bb.memset(buf, size)
+            off = 0
+            while off < n:  # the verifier wants naturally aligned context loads
+                for width in (64, 32, 16, 8):
+                    w = width // 8
+                    if n - off >= w and (f.offset + off) % w == 0:
+                        break
+                self.bb.store(self.bb.load(self.ctxptr, f.offset + off, width), buf, off, width)
+                off += w
+            return buf
+        if f.data_loc:  # u32: length << 16 | offset of the data in the record
+            loc = self.bb.load(self.ctxptr, f.offset, 32, False)
+            return self.b.add(self.b.and_(loc, const(0xFFFF)), self.b.ptrtoint(self.ctxptr, I64))
+        width = ft.bits if ft.kind is Kind.INT else 64
+        return self.bb.load(self.ctxptr, f.offset, width, ft.signed, f.offset % (width // 8) == 0)
 
     def tuple_field(self, base: ir.Value, t: Type, i: int) -> ir.Value:
         offs, _ = tuple_layout(t)
@@ -349,18 +366,17 @@ class Lowerer:
 
     def expr_ArrayAccess(self, e: ast.ArrayAccess) -> ir.Value:
         t = e.expr.type
-        if t.kind is Kind.TUPLE:
-            return self.tuple_field(self.expr(e.expr), t, e.index.value)
         base = self.expr(e.expr)
-        idx = self.expr(e.index)
-        if t.kind is Kind.STRING:
-            p = self.b.gep(base, [idx])
-            return self.b.sext(self.b.load(p), I64)
         elem = e.type
+        if t.kind is Kind.ARRAY:  # an array on the BPF stack (pton()); literal index
+            off = e.index.value * elem.byte_size
+            return self.bb.load(base, off, elem.bits, elem.signed, aligned=False)
+        # A pointer: read the element from kernel or user memory.
+        idx = self.expr(e.index)
         width = elem.bits if elem.kind is Kind.INT else 64
         addr = self.b.add(base, self.b.mul(idx, const(width // 8)))
         buf = self.bb.alloca(8, "elem")
-        self.bb.memset(buf, 8)
+        self.bb.store(const(0), buf)
         self.bb.probe_read(buf, width // 8, addr, self.ctx.user_pointers)
         return self.bb.load(buf, 0, width, elem.signed)
 
@@ -368,8 +384,7 @@ class Lowerer:
         v = self.expr(e.expr)
         t = e.type
         if t.kind is Kind.INT and t.bits < 64:
-            narrow = self.b.trunc(v, ir.IntType(t.bits))
-            return self.b.sext(narrow, I64) if t.signed else self.b.zext(narrow, I64)
+            return self.extend(self.b.trunc(v, ir.IntType(t.bits)), t.signed)
         return v
 
     def expr_Tuple(self, e: ast.Tuple) -> ir.Value:
@@ -384,6 +399,13 @@ class Lowerer:
     def expr_Ternary(self, e: ast.Ternary) -> ir.Value:
         cond = self.bb.to_bool(self.expr(e.cond))
         t = e.type
+        if t.kind is Kind.NONE:  # `c ? printf(..) : exit()`: only the side effects
+            with self.b.if_else(cond) as (then, otherwise):
+                with then:
+                    self.expr(e.left)
+                with otherwise:
+                    self.expr(e.right)
+            return const(0)
         if not in_memory(t):
             slot = self.bb.alloca(8, "tern")
         else:
@@ -419,9 +441,14 @@ class Lowerer:
         delta = const(1 if e.op == "++" else -1)
         target = e.expr
         if isinstance(target, ast.Variable):
-            slot = self.var_slot(target.name, target.type)
+            t = target.type
+            slot = self.var_slot(target.name, t)
             old = self.bb.load(slot)
+            if t.kind is Kind.PTR and t.inner is not None:
+                delta = const((1 if e.op == "++" else -1) * max(t.inner.byte_size, 1))
             new = self.b.add(old, delta)
+            if t.kind is Kind.INT and t.bits < 64:  # the variable wraps at its own width
+                new = self.extend(self.b.trunc(new, ir.IntType(t.bits)), t.signed)
             self.bb.store(new, slot)
             return old if e.post else new
         m = self.res.map_for(target.name)
@@ -438,12 +465,47 @@ class Lowerer:
         if op in ("&&", "||"):
             return self.logical(e)
         lt, rt = e.left.type, e.right.type
-        if lt.kind in (Kind.STRING, Kind.TUPLE) and op in ("==", "!="):
-            eq = self.memory_equal(e.left, e.right)
+        if in_memory(lt) and op in ("==", "!="):
+            if lt.kind is Kind.STRING:
+                eq = self.memory_equal(e.left, e.right)
+            else:
+                eq = self.values_equal(self.expr(e.left), lt, self.expr(e.right), rt)
             res = eq if op == "==" else self.b.not_(eq)
             return self.b.zext(res, I64)
         a, b = self.expr(e.left), self.expr(e.right)
-        return self.arith(op, a, b, lt.signed and rt.signed)
+        if lt.kind is Kind.PTR or rt.kind is Kind.PTR:
+            if op in ("+", "-"):  # C pointer arithmetic: scaled by the target's size
+                ptr_left = lt.kind is Kind.PTR
+                inner = (lt if ptr_left else rt).inner
+                scale = const(max(inner.byte_size, 1) if inner is not None else 1)
+                if ptr_left:
+                    b = self.b.mul(b, scale)
+                else:
+                    a = self.b.mul(a, scale)
+            return self.arith(op, a, b, False)
+        return self.arith(op, a, b, e.type.signed)
+
+    def values_equal(self, a: ir.Value, at: Type, b: ir.Value, bt: Type) -> ir.Value:
+        """Equality of two in-memory values of the same shape (tuples field by field)."""
+        if at.kind is Kind.TUPLE:
+            a_offs, _ = tuple_layout(at)
+            b_offs, _ = tuple_layout(bt)
+            result = ir.Constant(ir.IntType(1), 1)
+            for af, bf, ao, bo in zip(at.fields, bt.fields, a_offs, b_offs):
+                if in_memory(af):
+                    eq = self.values_equal(self.bb.gep(a, ao), af, self.bb.gep(b, bo), bf)
+                else:
+                    x = self.bb.load(a, ao, af.bits if af.kind is Kind.INT else 64, af.signed)
+                    y = self.bb.load(b, bo, bf.bits if bf.kind is Kind.INT else 64, bf.signed)
+                    eq = self.b.icmp_unsigned("==", x, y)
+                result = self.b.and_(result, eq)
+            return result
+        n = min(at.byte_size, bt.byte_size)
+        result = ir.Constant(ir.IntType(1), 1)
+        for off in range(n):
+            eq = self.b.icmp_unsigned("==", self.bb.load(a, off, 8), self.bb.load(b, off, 8))
+            result = self.b.and_(result, eq)
+        return result
 
     def arith(self, op: str, a: ir.Value, b: ir.Value, signed: bool) -> ir.Value:
         B = self.b
@@ -456,9 +518,15 @@ class Lowerer:
         if op == ">>":
             return B.ashr(a, b) if signed else B.lshr(a, b)
         if op in ("/", "%"):
-            # Division by zero yields 1, as bpftrace does, instead of the BPF default of 0.
+            # Division by zero yields 1, as later bpftrace does (0.17's result depends on
+            # what LLVM makes of the undefined behaviour).
             nonzero = B.icmp_unsigned("!=", b, const(0))
             safe_b = B.select(nonzero, b, const(1))
+            if not isinstance(b, ir.Constant):
+                # Hide the divisor from LLVM: a divisor it can prove is a power of two
+                # becomes a shift by cttz(), which the BPF backend builds with a lookup
+                # table in .rodata, which a program loaded on its own cannot have.
+                safe_b = B.call(self.bb.opaque, [safe_b])
             result = self.signed_divide(op, a, safe_b) if signed else \
                 (B.udiv(a, safe_b) if op == "/" else B.urem(a, safe_b))
             return B.select(nonzero, result, const(1))
@@ -507,30 +575,62 @@ class Lowerer:
             return result
         bptr = self.expr(right)
         result = ir.Constant(ir.IntType(1), 1)
-        for off in range(n):
-            eq = self.b.icmp_unsigned("==", self.bb.load(a, off, 8), self.bb.load(bptr, off, 8))
+        off = 0
+        while off < n:  # both are 8-byte aligned buffers (stack slots or map values)
+            width = 64 if n - off >= 8 else (32 if n - off >= 4 else (16 if n - off >= 2 else 8))
+            eq = self.b.icmp_unsigned("==", self.bb.load(a, off, width), self.bb.load(bptr, off, width))
             result = self.b.and_(result, eq)
+            off += width // 8
         return result
 
     def expr_Sizeof(self, e: ast.Sizeof) -> ir.Value:
-        return const(e.expr.type.byte_size if e.expr is not None else 8)
+        if e.expr is not None:
+            return const(type_size(e.expr.type))
+        return const(INT_TYPES[e.typename.replace(" ", "")].bits // 8)
 
     # ---- maps -------------------------------------------------------------
     def map_key(self, m: MapInfo, access: ast.Map, extra: int = 0) -> ir.Value:
-        """A stack buffer with the key of `access` (plus `extra` trailing bytes)."""
+        """A stack buffer with the key of `access` (plus `extra` trailing bytes).
+
+        Every byte of a key counts, so padding must be zero; fields themselves
+        are written whole (store_value pads short strings), so the buffer is
+        only cleared when the layout has gaps."""
         size = (m.key.byte_size if m.key is not None else 8) + extra
-        buf = self.bb.alloca(size, "key")
         if m.key is None:
+            buf = self.bb.alloca(size, "key")
             self.bb.store(const(0), buf)
             return buf
-        self.bb.memset(buf, size)
-        if isinstance(access.key, ast.Tuple) and m.key.kind is Kind.TUPLE:
+        if isinstance(access.key, ast.Tuple) and access.key.keys:
+            fields, exprs = m.key.fields, access.key.elems
             offs, _ = tuple_layout(m.key)
-            for x, f, off in zip(access.key.elems, m.key.fields, offs):
-                self.store_value(buf, off, f, x.type, self.expr(x))
         else:
-            self.store_value(buf, 0, m.key, access.key.type, self.expr(access.key))
+            if not extra and in_memory(m.key) and _fresh_buffer(access.key) \
+                    and access.key.type == m.key:
+                return self.expr(access.key)  # already a buffer of the key's exact shape
+            fields, exprs, offs = [m.key], [access.key], [0]
+        buf = self.bb.alloca(size, "key")
+        covered = sum(f.byte_size for f in fields)
+        if covered != m.key.byte_size:
+            self.bb.memset(buf, m.key.byte_size)
+        for x, f, off in zip(exprs, fields, offs):
+            self.write_into(buf, off, f, x)
         return buf
+
+    def write_into(self, buf: ir.Value, off: int, dst: Type, e: ast.Expr) -> None:
+        """Store the value of `e` at buf+off as type `dst`, building it in place when
+        that saves a copy."""
+        if isinstance(e, ast.Builtin) and e.name == "comm" and dst.kind is Kind.STRING \
+                and dst.size >= 16:
+            target = self.bb.gep(buf, off)
+            self.bb.helper(Helper.GET_CURRENT_COMM, [target, const(16, I32)])
+            if dst.size > 16:
+                self.bb.memset(self.bb.gep(target, 16), dst.size - 16)
+            return
+        if isinstance(e, ast.Call) and e.name == "str" and dst.kind is Kind.STRING \
+                and dst.size == e.type.size:
+            self.call_str(e, self.bb.gep(buf, off))
+            return
+        self.store_value(buf, off, dst, e.type, self.expr(e))
 
     def expr_Map(self, e: ast.Map) -> ir.Value:
         m = self.res.map_for(e.name)
@@ -587,7 +687,8 @@ class Lowerer:
         if kind in (Kind.HIST, Kind.LHIST):
             ukey = m.key.byte_size if m.key is not None else 8
             key = self.map_key(m, access, extra=8)
-            bucket = self.log2(arg, m.value.hist_bits) if kind is Kind.HIST else self.linear(arg, m.value.lhist)
+            bucket = self.log2(arg, call.args[0].type.signed) if kind is Kind.HIST \
+                else self.linear(arg, m.value.lhist)
             self.bb.store(bucket, key, ukey)
             self.bump(m, key, [(0, const(1))])
             return
@@ -630,23 +731,48 @@ class Lowerer:
                 self.bb.store(const(1), buf, 8)
                 self.bb.map_update(m.fd, key, buf, BPF_NOEXIST)
 
-    def log2(self, v: ir.Value, k: int = 0) -> ir.Value:
-        """bpftrace's hist() bucket: 0 for negatives, 1 for zero, 2 + floor(log2(v)) above."""
+    def log2(self, v: ir.Value, signed: bool) -> ir.Value:
+        """bpftrace's hist() bucket: 0 for negatives, 1 for zero, 2 + floor(log2(v)) above.
+
+        A binary search by branches: three instructions a step (`if n <= mask
+        goto +2; n >>= k; r += k`).  The empty asm keeps LLVM from turning the
+        steps into selects, which the BPF backend expands into twice the code."""
         B = self.b
-        slot = self.bb.alloca(8, "bucket")
-        neg = B.icmp_signed("<", v, const(0))
-        zero = B.icmp_unsigned("==", v, const(0))
-        # floor(log2(v)) by binary search over shifts; branch-free.
-        n = v
-        result = const(0)
+        start = B.block
+        done = self.bb.block("log2_done")
+        incoming = []
+        if signed:
+            nonneg = self.bb.block("log2_nonneg")
+            B.cbranch(B.icmp_signed("<", v, const(0)), done, nonneg)
+            incoming.append((const(0), start))
+            B.position_at_end(nonneg)
+        positive = self.bb.block("log2_positive")
+        B.cbranch(B.icmp_unsigned("==", v, const(0)), done, positive)
+        incoming.append((const(1), B.block))
+        B.position_at_end(positive)
+        n, r = v, const(2)
         for shift in (32, 16, 8, 4, 2, 1):
-            big = B.icmp_unsigned(">=", n, const(1 << shift))
-            result = B.add(result, B.select(big, const(shift), const(0)))
-            n = B.select(big, B.lshr(n, const(shift)), n)
-        self.bb.store(B.add(result, const(2)), slot)
-        self.bb.store(B.select(zero, const(1), self.bb.load(slot)), slot)
-        self.bb.store(B.select(neg, const(0), self.bb.load(slot)), slot)
-        return self.bb.load(slot)
+            take, nxt = self.bb.block(f"log2_{shift}"), self.bb.block(f"log2_after{shift}")
+            here = B.block
+            B.cbranch(B.icmp_unsigned(">", n, const((1 << shift) - 1)), take, nxt)
+            B.position_at_end(take)
+            B.call(self.bb.barrier, [])
+            n2, r2 = B.lshr(n, const(shift)), B.add(r, const(shift))
+            B.branch(nxt)
+            B.position_at_end(nxt)
+            n_phi, r_phi = B.phi(I64), B.phi(I64)
+            n_phi.add_incoming(n, here)
+            n_phi.add_incoming(n2, take)
+            r_phi.add_incoming(r, here)
+            r_phi.add_incoming(r2, take)
+            n, r = n_phi, r_phi
+        B.branch(done)
+        incoming.append((r, B.block))
+        B.position_at_end(done)
+        bucket = B.phi(I64)
+        for value, block in incoming:
+            bucket.add_incoming(value, block)
+        return bucket
 
     def linear(self, v: ir.Value, bounds: tuple[int, int, int]) -> ir.Value:
         lo, hi, step = bounds
@@ -664,23 +790,26 @@ class Lowerer:
         """Send a record through the ring buffer; count it as lost if the buffer is full."""
         rc = self.bb.helper(Helper.RINGBUF_OUTPUT, [self.bb.map_fd(self.internal.ringbuf), record,
                                                     const(size), const(0)])
-        with self.b.if_then(self.b.icmp_signed("<", rc, const(0))):
-            zero = self.bb.alloca(8, "zero")
-            self.bb.store(const(0, I32), zero, 0, 32)
-            p = self.bb.map_lookup(self.internal.lost, zero)
-            with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
-                self.bb.store(self.b.add(self.bb.load(p), const(1)), p)
+        with self.b.if_then(self.b.icmp_unsigned("!=", rc, const(0))):
+            # The counter is the value of a one-element array map, addressed
+            # directly (no lookup call) and bumped with an atomic add.
+            counter = self.b.inttoptr(self.bb.map_value(self.internal.lost), I64.as_pointer())
+            self.b.atomic_rmw("add", counter, const(1), "monotonic")
 
     def record(self, action: int, args: list[ast.Expr], layout: Type | None) -> None:
         """A record of the action id followed by the arguments laid out as `layout`."""
         size = 8 + (layout.byte_size if layout is not None else 0)
-        buf = self.bb.alloca(size, "rec")
-        self.bb.memset(buf, size)
+        if RECORD_ON_STACK_MAX < size <= 16 + JOIN_MAX_ARGS * self.res.strlen:
+            buf = self.scratch(size)  # the BPF stack has only 512 bytes; the scratch map this much
+        else:
+            buf = self.bb.alloca(size, "rec")
+        if layout is not None and sum(f.byte_size for f in layout.fields) != layout.byte_size:
+            self.bb.memset(buf, size)  # padding between fields goes out too
         self.bb.store(const(action), buf, 0)
         if layout is not None:
             offs, _ = tuple_layout(layout)
             for x, f, off in zip(args, layout.fields, offs):
-                self.store_value(buf, 8 + off, f, x.type, self.expr(x))
+                self.write_into(buf, 8 + off, f, x)
         self.emit(buf, size)
 
     def formatted(self, e: ast.Call, table: list[FormatInfo], base: int) -> None:
@@ -752,7 +881,7 @@ class Lowerer:
         return const(0)
 
     def call_delete(self, e: ast.Call) -> ir.Value:
-        access = e.args[0]
+        access = getattr(e, "access", e.args[0])  # delete(@m, k) is checked as delete(@m[k])
         m = self.res.map_for(access.name)
         if m.value.kind in (Kind.HIST, Kind.LHIST):
             return const(0)  # per-bucket keys: deleted by key prefix is not possible in BPF
@@ -760,30 +889,56 @@ class Lowerer:
         self.bb.map_delete(m.fd, key)
         return const(0)
 
-    def call_str(self, e: ast.Call) -> ir.Value:
+    def call_str(self, e: ast.Call, buf: ir.Value | None = None) -> ir.Value:
+        """Read a string into `buf` (a new stack buffer by default), zero padded."""
         size = e.type.size
         src = e.args[0]
-        if src.type.kind is Kind.STRING:
-            return self.expr(src)
-        ptr = self.expr(src)
-        buf = self.bb.alloca(size, "str")
+        user = self.ctx.user_pointers
+        param = _param_source(src)
+        if param is not None:
+            # str($N) and str($N + k): the parameter's text, read from a stack copy as 0.17 does.
+            n, offset = param
+            data = param_value(self.params, n, True).encode("utf-8", "surrogateescape")
+            ptr = self.bb.gep(self.string_constant(data, len(data) + 1), min(offset, len(data)))
+            user = False
+        else:
+            ptr = self.expr(src)
+        if buf is None:
+            buf = self.bb.alloca(size, "str")
         self.bb.memset(buf, size)
-        if len(e.args) == 2 and not isinstance(e.args[1], ast.Integer):
-            # Runtime length: read at most min(len + 1, size) bytes.
+        if len(e.args) == 2:
+            # Read at most min(len + 1, strlen) bytes (the +1 is for the NUL).
             n = self.b.add(self.expr(e.args[1]), const(1))
-            n = self.b.select(self.b.icmp_unsigned("<", n, const(size)), n, const(size))
-            hid = Helper.PROBE_READ_USER_STR if self.ctx.user_pointers else Helper.PROBE_READ_KERNEL_STR
+            n = self.b.select(self.b.icmp_unsigned("<=", n, const(size)), n, const(size))
+            hid = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
             self.bb.helper(hid, [buf, self.b.trunc(n, I32), self.bb._as_ptr(ptr)])
         else:
-            self.bb.probe_read_str(buf, size, ptr, self.ctx.user_pointers)
+            self.bb.probe_read_str(buf, size, ptr, user)
         return buf
 
     def call_buf(self, e: ast.Call) -> ir.Value:
+        """A BUFFER value: u64 length, then up to `size` bytes."""
         size = e.type.size
+        src = e.args[0]
         buf = self.bb.alloca(8 + size, "buf")
         self.bb.memset(buf, 8 + size)
-        self.bb.store(const(size), buf, 0)
-        self.bb.probe_read(self.bb.gep(buf, 8), size, self.expr(e.args[0]), self.ctx.user_pointers)
+        if len(e.args) == 2 and not isinstance(e.args[1], ast.Integer):
+            n = self.expr(e.args[1])
+            n = self.b.select(self.b.icmp_unsigned("<=", n, const(size)), n, const(size))
+        else:
+            n = const(size)
+        self.bb.store(n, buf, 0)
+        if not size:
+            return buf
+        if in_memory(src.type):  # a string or array on the BPF stack
+            self.bb.memcpy(self.bb.gep(buf, 8), self.expr(src), min(size, src.type.byte_size))
+            return buf
+        ptr = self.expr(src)
+        if isinstance(n, ir.Constant):
+            self.bb.probe_read(self.bb.gep(buf, 8), size, ptr, self.ctx.user_pointers)
+        else:
+            hid = Helper.PROBE_READ_USER if self.ctx.user_pointers else Helper.PROBE_READ_KERNEL
+            self.bb.helper(hid, [self.bb.gep(buf, 8), self.b.trunc(n, I32), self.bb._as_ptr(ptr)])
         return buf
 
     def call_strncmp(self, e: ast.Call) -> ir.Value:
@@ -847,7 +1002,7 @@ class Lowerer:
 
     def call_signal(self, e: ast.Call) -> ir.Value:
         a = e.args[0]
-        sig = const(SIGNALS[a.value]) if isinstance(a, ast.String) else self.expr(a)
+        sig = const(signal_number(a.value)) if isinstance(a, ast.String) else self.expr(a)
         self.bb.helper(Helper.SEND_SIGNAL, [self.b.trunc(sig, I32)])
         return const(0)
 
@@ -857,10 +1012,10 @@ class Lowerer:
     call_usym = call_ksym
 
     def call_pton(self, e: ast.Call) -> ir.Value:
+        """An ARRAY of 4 or 16 bytes: the address in network order."""
         family = socket.AF_INET if e.type.size == 4 else socket.AF_INET6
         data = socket.inet_pton(family, e.args[0].value)
-        buf = self.string_constant(len(data).to_bytes(8, "little") + data, 8 + len(data))
-        return buf
+        return self.string_constant(data, len(data))
 
     def call_ntop(self, e: ast.Call) -> ir.Value:
         """An INET value: u64 address family, then 16 address bytes."""
@@ -868,13 +1023,12 @@ class Lowerer:
         buf = self.bb.alloca(24, "inet")
         self.bb.memset(buf, 24)
         t = addr_arg.type
-        if t.is_integral:
+        if not in_memory(t):
             size = 4
             self.bb.store(self.expr(addr_arg), buf, 8, 32)
         else:
-            size = t.size
-            src = self.expr(addr_arg)
-            self.bb.memcpy(self.bb.gep(buf, 8), self.bb.gep(src, 8) if t.kind is Kind.BUFFER else src, size)
+            size = t.byte_size
+            self.bb.memcpy(self.bb.gep(buf, 8), self.expr(addr_arg), size)
         if len(e.args) == 2:
             self.bb.store(self.expr(e.args[0]), buf, 0)
         else:
@@ -888,6 +1042,26 @@ class Lowerer:
 
 
 JOIN_MAX_ARGS = 16
+RECORD_ON_STACK_MAX = 256  # bigger event records are built in the per-CPU scratch buffer
+
+
+def _fresh_buffer(e: ast.Expr) -> bool:
+    """Does `e` evaluate to a buffer that nothing writes to while a map key made
+    from it is in use?"""
+    return isinstance(e, (ast.Variable, ast.String, ast.Call, ast.Tuple, ast.Ternary)) or (
+        isinstance(e, ast.Builtin) and e.name == "comm")
+
+
+def _param_source(e: ast.Expr) -> tuple[int, int] | None:
+    """(N, offset) for the argument of str($N) or str($N + k); None for other arguments."""
+    if isinstance(e, ast.PositionalParam) and e.n:
+        return e.n, 0
+    if isinstance(e, ast.Binop) and e.op == "+":
+        for p, k in ((e.left, e.right), (e.right, e.left)):
+            if isinstance(p, ast.PositionalParam) and p.n and isinstance(k, ast.Integer):
+                return p.n, max(k.value, 0)
+    return None
+
 _I64 = Type(Kind.INT, bits=64, signed=True)
 
 

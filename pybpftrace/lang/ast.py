@@ -71,9 +71,12 @@ class Call(Expr):
 
 @dataclass(eq=False)
 class Binop(Expr):
+    """`loc` spans both operands; `op_loc` is the operator token, where bpftrace
+    0.17 puts a binop's own location (its warnings and some errors point there)."""
     op: str  # + - * / % & | ^ << >> == != < <= > >= && ||
     left: Expr
     right: Expr
+    op_loc: Location = field(default=NOWHERE, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -114,7 +117,9 @@ class Cast(Expr):
 
 @dataclass(eq=False)
 class Tuple(Expr):
+    """A tuple `(a, b)`; with `keys=True`, the key list of `@m[a, b]` instead."""
     elems: list[Expr] = field(default_factory=list)
+    keys: bool = field(default=False, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -148,6 +153,7 @@ class AssignMap(Statement):
     map: Map
     expr: Expr
     op: str | None = None
+    op_loc: Location = field(default=NOWHERE, kw_only=True)  # the `=` / `op=` token
 
 
 @dataclass(eq=False)
@@ -158,6 +164,7 @@ class AssignVar(Statement):
     op: str | None = None
     decl: bool = False
     typename: str | None = None
+    op_loc: Location = field(default=NOWHERE, kw_only=True)  # the `=` / `op=` token
 
 
 @dataclass(eq=False)
@@ -223,6 +230,7 @@ class Probe(Node):
     block: Block
     provider: str = field(default="", kw_only=True)
     expansions: list = field(default_factory=list, kw_only=True)
+    pred_loc: Location = field(default=NOWHERE, kw_only=True)  # `/ pred /`, both slashes
 
 
 @dataclass(eq=False)

@@ -11,8 +11,10 @@
     postfix    := primary ("." field | "->" field | "[" expr "]")* [("++" | "--")]
 
 The accepted language is bpftrace 0.17's, plus what the brief asks beyond it:
-`let`, `for`, `offsetof`, address-of `&`, trailing-comma tuples `(a,)`, and any
-expression as the unroll count (semantic analysis checks it is a constant).
+`let`, `for`, `offsetof`, address-of `&` and trailing-comma tuples `(a,)`.  As
+in 0.17, only bpftrace's own function names can be called ("Unknown function:
+foo" otherwise), the unroll count is an integer literal or a positional
+parameter, and `(name)` before an operand is a cast to the type `name`.
 
 Syntax errors use bpftrace/bison's wording ("syntax error, unexpected ;,
 expecting }") and the parser stops at the first one, as bpftrace does.  The
@@ -24,7 +26,9 @@ byte-identically.  Leaf tokens start where their run of non-blank characters
 starts (see lexer.py).  Most nodes span the whole construct; the exceptions
 are the spots bpftrace itself points at:
 
-    prefix Unop (! ~ - * & ++ --)   the operator token
+    prefix Unop (! ~ - * & ++ --)   the operator token (postfix ++ --: the operator too)
+    Binop                           both operands; `op_loc` is the operator token
+    AttachPoint                     from the end of the previous token (1:1 at the start)
     Cast                            "(type)", without the operand
     FieldAccess with "."            up to and including the "." (`$x.` of `$x.f`)
     ArrayAccess                     from the "[" token (its run) to "]"
@@ -39,7 +43,8 @@ from __future__ import annotations
 from pybpftrace.diag import NOWHERE, Diagnostics, Location
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import (
-    BUILTIN_NAMES, INT_TYPES, KEYWORDS, Lexer, Token, describe, wrap_int64,
+    BUILTIN_NAMES, CALL_BUILTIN_NAMES, CALL_NAMES, INT_TYPES, KEYWORDS, STACK_MODE_NAMES, Lexer,
+    Token, describe, wrap_int64,
 )
 
 BINARY_PRECEDENCE = {
@@ -160,18 +165,24 @@ class _Parser:
                 self.no_block(aps[0].loc)
             aps.append(self.attach_point())
         pred = None
+        pred_loc = NOWHERE
         if self.peek().kind == "/":
-            self.take()
+            slash = self.take()
             pred = self.expr()
-            self.expect("ENDPRED", "end predicate")
+            end = self.expect("ENDPRED", "end predicate")
+            pred_loc = span(slash.loc, end.loc)
         elif self.peek().kind != "{":
             self.no_block(aps[0].loc)
         block = self.block()
-        return ast.Probe(aps, pred, block, loc=span(aps[0].loc, block.loc))
+        return ast.Probe(aps, pred, block, loc=span(aps[0].loc, block.loc), pred_loc=pred_loc)
 
     def attach_point(self) -> ast.AttachPoint:
+        """bison gives an attach point (an empty rule plus its parts) a location that
+        starts where the previous token ended, or at 1:1 at the start of the input."""
+        prev = self.last
         tok = self.take()
-        return ast.AttachPoint(tok.value, loc=tok.loc)
+        start = Location(prev.loc.end_line, prev.loc.end_col, 0, 0) if prev else Location(1, 1, 0, 0)
+        return ast.AttachPoint(tok.value, loc=span(start, tok.loc))
 
     def no_block(self, start: Location | None):
         """The probe header is not followed by a block."""
@@ -207,7 +218,7 @@ class _Parser:
         if kind in ("unroll", "while"):
             kw = self.take()
             self.expect("(")
-            expr = self.expr()
+            expr = self.unroll_count() if kind == "unroll" else self.expr()
             close = self.expect(")")
             body = self.block()
             cls = ast.Unroll if kind == "unroll" else ast.While
@@ -220,6 +231,20 @@ class _Parser:
         if kind == "let":
             return self.let_stmt()
         return self.simple_statement()
+
+    def unroll_count(self) -> ast.Expr:
+        """0.17's grammar: an integer literal (maybe negative) or a positional parameter."""
+        tok = self.peek()
+        if tok.kind == "INT":
+            self.take()
+            return ast.Integer(tok.value, loc=tok.loc)
+        if tok.kind == "-":
+            self.take()
+            lit = self.expect("INT", "integer")
+            return ast.Integer(wrap_int64(-lit.value), loc=span(tok.loc, lit.loc))
+        if tok.kind in ("PARAM", "PARAMCOUNT"):
+            return self.primary()
+        self.unexpected("$# or - or positional parameter or integer")
 
     def if_stmt(self) -> ast.If:
         kw = self.take()
@@ -285,8 +310,9 @@ class _Parser:
         op = None if op_tok.kind == "=" else op_tok.kind[:-1]
         whole = span(self.full(target), self.full(value))
         if isinstance(target, ast.Map):
-            return ast.AssignMap(target, value, op, loc=whole)
-        return ast.AssignVar(target, value, op, loc=op_tok.loc if op is None else whole)
+            return ast.AssignMap(target, value, op, loc=whole, op_loc=op_tok.loc)
+        return ast.AssignVar(target, value, op, loc=op_tok.loc if op is None else whole,
+                             op_loc=op_tok.loc)
 
     # ---- expressions ------------------------------------------------------------
     def expr(self) -> ast.Expr:
@@ -307,9 +333,10 @@ class _Parser:
             prec = BINARY_PRECEDENCE.get(op)
             if prec is None or prec < min_prec:
                 return left
-            self.take()
+            op_tok = self.take()
             right = self.binary(prec + 1)
-            left = ast.Binop(op, left, right, loc=span(self.full(left), self.full(right)))
+            left = ast.Binop(op, left, right, loc=span(self.full(left), self.full(right)),
+                             op_loc=op_tok.loc)
 
     def unary(self) -> ast.Expr:
         tok = self.peek()
@@ -355,8 +382,9 @@ class _Parser:
         first = self.peek(k)
         if first.kind in TAGS:
             return True  # `(struct` starts nothing but a cast
-        if not (first.kind == "IDENT" and first.text in INT_TYPES):
-            return False
+        if first.kind != "IDENT" or first.text in BUILTIN_NAMES or first.text in CALL_NAMES \
+                or first.text in CALL_BUILTIN_NAMES or first.text in STACK_MODE_NAMES:
+            return False  # bpftrace's lexer makes those other tokens than IDENT
         k += 1
         while self.peek(k).kind == "*":
             k += 1
@@ -403,10 +431,12 @@ class _Parser:
             elif tok.kind in ("++", "--"):
                 if isinstance(node, (ast.Map, ast.Variable)) and id(node) not in self.grouped:
                     self.take()
-                    return ast.Unop(tok.kind, node, post=True, loc=span(self.full(node), tok.loc))
+                    node = ast.Unop(tok.kind, node, post=True, loc=tok.loc)
+                    self.extent[id(node)] = span(self.full(node.expr), tok.loc)
+                    return node
                 if isinstance(node, ast.Builtin):
                     self.error(f"The {tok.kind} operator must be applied to a map or variable",
-                               span(node.loc, tok.loc))
+                               node.loc)
                 return node
             else:
                 return node
@@ -420,7 +450,7 @@ class _Parser:
         keys = self.expr_list()
         close = self.expect("]", '] or ","')
         key = keys[0] if len(keys) == 1 else ast.Tuple(
-            keys, loc=span(self.full(keys[0]), self.full(keys[-1])))
+            keys, loc=span(self.full(keys[0]), self.full(keys[-1])), keys=True)
         return ast.Map(tok.value, key, loc=span(tok.loc, close.loc))
 
     def expr_list(self) -> list[ast.Expr]:
@@ -458,6 +488,9 @@ class _Parser:
             self.take()
             args = [] if self.peek().kind == ")" else self.expr_list()
             close = self.expect(")", ') or ","')
+            if tok.text not in CALL_NAMES and tok.text not in CALL_BUILTIN_NAMES:
+                # bpftrace's lexer only makes its own function names callable.
+                self.error(f"Unknown function: {tok.text}", tok.loc)
             return ast.Call(tok.text, args, loc=span(tok.loc, close.loc))
         if kind == "(":
             return self.paren()

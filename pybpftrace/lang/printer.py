@@ -76,16 +76,8 @@ def _int_literal(text: str) -> int:
 
 def typestr(t: Type) -> str:
     """A type as 0.17 writes it in `-d` output: "unsigned int64", "sum", "(int64,string[2])"."""
-    k = t.kind
-    if k is Kind.INT:
-        return f"{'' if t.signed else 'unsigned '}int{t.bits}"
-    if k is Kind.TUPLE:
-        return "(" + ",".join(typestr(f) for f in t.fields) + ")"
-    if k is Kind.PTR:
-        return f"{typestr(t.inner) if t.inner is not None else 'void'} *"
-    if k in (Kind.STRING, Kind.BUFFER):
-        return str(t)
-    return k.value
+    from pybpftrace.semantic.typecheck import describe
+    return describe(t)
 
 
 def escape(value: str) -> str:
@@ -122,8 +114,18 @@ class _Printer:
 
     def typed(self, depth: int, text: str, node: ast.Expr) -> None:
         if self.with_types:
-            text += f" :: type[{typestr(node.type)}, ctx: 0]"
+            space = getattr(node, "addrspace", "none")  # a tuple's own type has none
+            text += f" :: type[{typestr(node.type)}, ctx: {int(node.type.ctx)}" + (
+                f", AS({space})]" if isinstance(space, str) and space != "none" else "]")
         self.line(depth, text)
+
+    def key(self, e: ast.Expr, d: int) -> None:
+        """A map key: 0.17 casts integer keys narrower than 64 bits, and prints the cast."""
+        t = e.type
+        if self.with_types and t.kind is Kind.INT and t.bits < 64:
+            self.line(d, f"({'' if t.signed else 'u'}int64)")
+            d += 1
+        self.expr(e, d)
 
     # ---- program ------------------------------------------------------------
     def program(self, prog: ast.Program) -> None:
@@ -213,11 +215,11 @@ class _Printer:
             self.typed(d, f"variable: ${e.name}", e)
         elif isinstance(e, ast.Map):
             self.typed(d, f"map: @{e.name}", e)
-            if isinstance(e.key, ast.Tuple):
+            if isinstance(e.key, ast.Tuple) and e.key.keys:
                 for k in e.key.elems:
-                    self.expr(k, d + 1)
+                    self.key(k, d + 1)
             elif e.key is not None:
-                self.expr(e.key, d + 1)
+                self.key(e.key, d + 1)
         elif isinstance(e, ast.Call):
             self.typed(d, f"call: {e.name}", e)
             for a in e.args:

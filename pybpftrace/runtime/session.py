@@ -98,7 +98,7 @@ class Session:
             self.maps[m.name] = bpf_map
         self.ringbuf_size = ringbuf_size(self.opts.ringbuf_pages)
         self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, self.ringbuf_size, "events")
-        self.lost_map = self._internal(MapType.PERCPU_ARRAY, 4, 8, 1, "lost")
+        self.lost_map = self._internal(MapType.ARRAY, 4, 8, 1, "lost")
         scratch = self._internal(MapType.PERCPU_ARRAY, 4, 16 + JOIN_MAX_ARGS * self.res.strlen, 1,
                                  "scratch")
         self.stack_map = None
@@ -229,8 +229,8 @@ class Session:
             self.print_map(m.name, 0, 0)
 
     def check_lost(self) -> None:
-        values = self.lost_map.lookup(bytes(4))
-        total = sum(int.from_bytes(v, "little") for v in values) if values else 0
+        value = self.lost_map.lookup(bytes(4))  # one u64, bumped atomically by the programs
+        total = int.from_bytes(value, "little") if value else 0
         if total > self.lost_reported:
             self.out.lost_events(total - self.lost_reported)
             self.lost_reported = total

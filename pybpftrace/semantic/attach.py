@@ -64,6 +64,7 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
               kinfo: KernelInfo, dry_run: bool) -> list[ProbeInfo]:
     kind = spec.kind.name
     ap.provider = kind
+    ap.target, ap.func = spec.target, spec.func
     if kind not in ATTACHABLE and dry_run:
         return [ProbeInfo(f"{kind}:{spec.target + ':' if spec.target else ''}{spec.func}", kind,
                           spec.target, spec.func)]

@@ -1,70 +1,34 @@
-"""Tables of builtin variables and functions: types, arity, where they are allowed.
+"""Tables of builtin variables and functions, as bpftrace 0.17 knows them.
 
 Keeping these as data (in the spirit of ply's func.h) means the type checker
 and code generator look a name up instead of growing a switch per builtin.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pybpftrace.types import UINT64, Kind, String, Type
 
-from pybpftrace.types import Kind, String, Type, UINT64
+COMM_SIZE = 16
+STRING_SIZE = 64        # 0.17's fixed size of string ternaries and string literal limit
+MAX_STACK_SIZE = 1024
 
-COMM = String(16)
-
-# name -> type; `args`, argN, retval, kstack/ustack, func and probe are special-cased.
+# Builtin variables whose type does not depend on the probe.  `args`, argN,
+# sargN, retval, func, ctx, cpid and curtask are handled by the type checker.
 BUILTIN_VARIABLES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64,
     "nsecs": UINT64, "elapsed": UINT64, "cpu": UINT64, "cgroup": UINT64,
-    "rand": UINT64, "curtask": UINT64, "jiffies": UINT64,
-    "comm": COMM,
+    "rand": UINT64, "numaid": UINT64,
+    "comm": String(COMM_SIZE),
     "probe": Type(Kind.PROBE),
-    "username": Type(Kind.USERNAME, size=0),
-    "kstack": Type(Kind.KSTACK), "ustack": Type(Kind.USTACK),
+    "username": Type(Kind.USERNAME),
 }
 
-# Providers whose programs receive registers (pt_regs): arg0..argN, retval.
-ARG_PROVIDERS = ("kprobe", "uprobe", "usdt")
-RETVAL_PROVIDERS = ("kretprobe", "uretprobe", "kretfunc")
+# Functions pybpftrace generates code for.  Every other name bpftrace 0.17's
+# lexer knows as a function (lexer.CALL_NAMES) is reported as unsupported.
+SUPPORTED_FUNCTIONS = frozenset(
+    "printf time exit str buf join strncmp count sum avg min max stats hist lhist delete clear "
+    "zero print system signal cat ksym usym ntop pton kstack ustack sizeof".split())
 
-
-@dataclass(frozen=True)
-class Signature:
-    min_args: int
-    max_args: int
-    unsafe: bool = False
-    map_value: bool = False     # must be assigned directly to a map (count(), hist(), ...)
-
-
-FUNCTIONS: dict[str, Signature] = {
-    "printf": Signature(1, 128),
-    "time": Signature(0, 1),
-    "exit": Signature(0, 0),
-    "str": Signature(1, 2),
-    "buf": Signature(1, 2),
-    "join": Signature(1, 2),
-    "strncmp": Signature(3, 3),
-    "count": Signature(0, 0, map_value=True),
-    "sum": Signature(1, 1, map_value=True),
-    "avg": Signature(1, 1, map_value=True),
-    "min": Signature(1, 1, map_value=True),
-    "max": Signature(1, 1, map_value=True),
-    "stats": Signature(1, 1, map_value=True),
-    "hist": Signature(1, 1, map_value=True),
-    "lhist": Signature(4, 4, map_value=True),
-    "delete": Signature(1, 2),
-    "clear": Signature(1, 1),
-    "zero": Signature(1, 1),
-    "print": Signature(1, 3),
-    "system": Signature(1, 128, unsafe=True),
-    "signal": Signature(1, 1, unsafe=True),
-    "cat": Signature(1, 128),
-    "ksym": Signature(1, 1),
-    "ntop": Signature(1, 2),
-    "pton": Signature(1, 1),
-    "usym": Signature(1, 1),
-    "kstack": Signature(0, 2),
-    "ustack": Signature(0, 2),
-}
+UNSAFE_FUNCTIONS = frozenset({"system", "signal", "override"})
 
 # Aggregation function -> map value kind.
 AGGREGATION_KINDS = {
@@ -72,11 +36,21 @@ AGGREGATION_KINDS = {
     "max": Kind.MAX, "stats": Kind.STATS, "hist": Kind.HIST, "lhist": Kind.LHIST,
 }
 
+# signal(): the names 0.17 accepts (src/ast/signal.cpp), upper-cased, "SIG" optional.
 SIGNALS = {
-    "SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6,
-    "SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGUSR1": 10, "SIGSEGV": 11, "SIGUSR2": 12,
-    "SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15, "SIGSTKFLT": 16, "SIGCHLD": 17,
-    "SIGCONT": 18, "SIGSTOP": 19, "SIGTSTP": 20, "SIGTTIN": 21, "SIGTTOU": 22,
-    "SIGURG": 23, "SIGXCPU": 24, "SIGXFSZ": 25, "SIGVTALRM": 26, "SIGPROF": 27,
-    "SIGWINCH": 28, "SIGIO": 29, "SIGPWR": 30, "SIGSYS": 31,
+    "SIGABRT": 6, "SIGALRM": 14, "SIGBUS": 7, "SIGCHLD": 17, "SIGCONT": 18, "SIGFPE": 8,
+    "SIGHUP": 1, "SIGILL": 4, "SIGINT": 2, "SIGKILL": 9, "SIGPIPE": 13, "SIGPOLL": 29,
+    "SIGQUIT": 3, "SIGSEGV": 11, "SIGSTOP": 19, "SIGSYS": 31, "SIGTERM": 15, "SIGTRAP": 5,
+    "SIGTSTP": 20, "SIGTTIN": 21, "SIGTTOU": 22, "SIGURG": 23, "SIGUSR1": 10, "SIGUSR2": 12,
+    "SIGVTALRM": 26, "SIGWINCH": 28, "SIGXCPU": 24, "SIGXFSZ": 25,
 }
+
+
+def signal_number(name: str) -> int:
+    """0.17's signal_name_to_num: case-insensitive, the SIG prefix optional; -1 if unknown."""
+    if not name:
+        return -1
+    sig = name.upper()
+    if sig[0] != "S":
+        sig = "SIG" + sig
+    return SIGNALS.get(sig, -1)

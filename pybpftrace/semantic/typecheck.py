@@ -1,70 +1,254 @@
-"""Type inference and checking (bpftrace's semantic analyser).
+"""Type inference and checking: a port of bpftrace 0.17's SemanticAnalyser.
 
 Sets `expr.type` on every expression, fixes the key and value types of every
-map and the type of every scratch variable, and reports misuse with bpftrace
-0.17's wording.  Maps may be read in one probe and assigned in a later one, so
-the walk runs twice: the first walk only learns map types, the second reports.
+map and the type of every scratch variable, and reports misuse with 0.17's
+wording at 0.17's source spans.
+
+The structure follows 0.17 (src/ast/passes/semantic_analyser.cpp) because the
+structure decides which errors a user sees:
+
+* the program is walked up to ten times, so that maps and variables used
+  before the statement that assigns them get a type;
+* some checks run in every pass, others only in the last one; the analysis
+  stops after the first pass that reported an error, and only that pass's
+  errors are shown, in the order they were found;
+* map key types are only compared from the second pass on;
+* warnings are printed as they are found, before the errors of their pass.
+
+0.17's own quirks are kept where they are behaviour (aggregations such as
+count() are not integers; `if` errors point at line 1), and dropped where they
+are plain mistakes (a missing closing quote in "Type mismatch for @x", the
+missing "join" and the missing space in two messages; a warning that 0.17
+repeats once per pass is reported once).
+
+Beyond 0.17: `let`, `for ($i : a..b)`, `delete(@m, key)`, tuple `==`.
 """
 from __future__ import annotations
 
+import fnmatch
+import re
+import socket
+from dataclasses import dataclass
+
 from pybpftrace.diag import Diagnostics, Location
 from pybpftrace.lang import ast
-from pybpftrace.lang.lexer import string_bytes
+from pybpftrace.lang.lexer import BUILTIN_NAMES, CALL_BUILTIN_NAMES, STACK_MODE_NAMES, string_bytes
 from pybpftrace.semantic.builtins import (
-    AGGREGATION_KINDS, ARG_PROVIDERS, BUILTIN_VARIABLES, FUNCTIONS, RETVAL_PROVIDERS, SIGNALS,
+    BUILTIN_VARIABLES, MAX_STACK_SIZE, STRING_SIZE, SUPPORTED_FUNCTIONS, UNSAFE_FUNCTIONS,
+    signal_number,
 )
 from pybpftrace.semantic.kinfo import TracepointField
 from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type
 
+NUM_PASSES = 10
 INT_TYPES = {f"{'u' if u else ''}int{b}": Int(b, not u) for b in (8, 16, 32, 64) for u in (0, 1)}
-MAP_FUNCS = {"delete", "clear", "zero", "print"}
-ASYNC_MAP_FUNCS = {"clear", "zero"}
+IF_LOC = Location(1, 1, 1, 1)  # 0.17's If node has no location of its own
+COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
+ARITHMETIC = ("+", "-", "*", "/", "%")
+PERF_EVENT_PROVIDERS = ("profile", "interval", "software", "hardware")
+MAX_ARG = 5  # x86_64: arg0..arg5
 
 
-def widen(t: Type) -> Type:
-    """The type a value has once stored in a map or tuple: integers become 64-bit."""
-    if t.kind is Kind.INT:
-        return Int(64, t.signed)
-    if t.kind is Kind.TUPLE:
-        return Tuple(*(widen(f) for f in t.fields))
-    if t.kind in (Kind.COUNT, Kind.SUM, Kind.MIN, Kind.MAX, Kind.AVG):
-        return Int(64, t.signed)
-    return t
+# ---- 0.17's names and comparisons of types --------------------------------------
+
+_TYPESTR = {Kind.INT: "integer", Kind.PTR: "pointer", Kind.STRING: "string", Kind.BUFFER: "buffer",
+            Kind.TUPLE: "tuple"}
+
+
+def typestr(t: Type) -> str:
+    """The name of a type's kind (0.17's `typestr(Type)`): "integer", "string", "count"."""
+    return _TYPESTR.get(t.kind, t.kind.value)
 
 
 def describe(t: Type) -> str:
-    """A type as bpftrace 0.17 names it in messages."""
-    if t.kind is Kind.INT:
+    """A sized type as 0.17 prints it in messages: "unsigned int64", "string[16]", "(int64,int8)"."""
+    k = t.kind
+    if k is Kind.RECORD:
+        return t.name
+    if k is Kind.PTR:
+        inner = describe(t.inner) if t.inner is not None else "void"
+        return ("(ctx) " if t.ctx else "") + inner + " *"
+    if k is Kind.INT:
         return f"{'' if t.signed else 'unsigned '}int{t.bits}"
-    if t.kind is Kind.PTR:
-        return f"{describe(t.inner)} *" if t.inner else "pointer"
-    return str(t)
+    if k is Kind.ARRAY:
+        return f"{describe(t.inner)}[{t.size}]"
+    if k is Kind.STRING:
+        return f"string[{t.size}]"
+    if k is Kind.BUFFER:
+        return f"buffer[{t.size + 1}]"  # 0.17 counts the length byte
+    if k is Kind.TUPLE:
+        return "(" + ",".join(describe(f) for f in t.fields) + ")"
+    return typestr(t)
 
 
-def same_shape(a: Type, b: Type) -> bool:
-    """Whether values of b can be stored where a is expected (sizes may differ)."""
-    if a.is_integral and b.is_integral:
-        return True
+def size_of(t: Type) -> int:
+    """0.17's SizedType::GetSize()."""
+    k = t.kind
+    if k is Kind.INT:
+        return t.bits // 8
+    if k in (Kind.STRING, Kind.ARRAY, Kind.TUPLE):
+        return t.byte_size
+    if k is Kind.BUFFER:
+        return t.size + 1
+    if k in (Kind.NONE, Kind.STACK_MODE, Kind.RECORD):
+        return 0
+    if k is Kind.INET:
+        return 24
+    if k is Kind.USERNAME:
+        return 8
+    return 8
+
+
+def same_type(a: Type, b: Type) -> bool:
+    """0.17's SizedType::IsSameType: same kind (records by name, pointers by target)."""
     if a.kind is not b.kind:
         return False
-    if a.kind is Kind.TUPLE:
-        return len(a.fields) == len(b.fields) and all(map(same_shape, a.fields, b.fields))
+    if a.kind is Kind.RECORD:
+        return a.name == b.name
+    if a.kind is Kind.PTR and a.inner is not None and b.inner is not None:
+        return same_type(a.inner, b.inner)
     return True
 
 
-def merge(a: Type, b: Type) -> Type:
-    """The common storage type of two same-shape types (largest strings)."""
-    if a.kind in (Kind.STRING, Kind.BUFFER) and b.size > a.size:
-        return b
-    if a.kind is Kind.TUPLE:
-        return Tuple(*(merge(x, y) for x, y in zip(a.fields, b.fields)))
-    return a
+def equal(a: Type, b: Type) -> bool:
+    """0.17's SizedType::IsEqual (operator==)."""
+    if a.kind is not b.kind:
+        return False
+    k = a.kind
+    if k is Kind.RECORD:
+        return a.name == b.name
+    if k is Kind.PTR:
+        return (a.inner is None) == (b.inner is None) and (a.inner is None or equal(a.inner, b.inner))
+    if k is Kind.ARRAY:
+        return a.size == b.size and equal(a.inner, b.inner)
+    if k is Kind.TUPLE:
+        return len(a.fields) == len(b.fields) and all(map(equal, a.fields, b.fields))
+    return size_of(a) == size_of(b) and a.signed == b.signed
 
 
+def fits_into(a: Type, b: Type) -> bool:
+    """0.17's SizedType::FitsInto: can a value of type a be stored where b is?"""
+    if a.kind is Kind.STRING and b.kind is Kind.STRING:
+        return a.size <= b.size
+    if a.kind is Kind.TUPLE and b.kind is Kind.TUPLE:
+        return len(a.fields) == len(b.fields) and all(map(fits_into, a.fields, b.fields))
+    return equal(a, b)
+
+
+def grow_strings(old: Type, new: Type) -> Type:
+    """0.17's update_string_size: strings (also inside tuples) grow to the larger size."""
+    if old.kind is Kind.STRING and new.kind is Kind.STRING:
+        return old if old.size >= new.size else String(new.size)
+    if old.kind is Kind.TUPLE and new.kind is Kind.TUPLE and len(old.fields) == len(new.fields):
+        return Tuple(*(grow_strings(a, b) for a, b in zip(old.fields, new.fields)))
+    return old
+
+
+def printable(t: Type) -> bool:
+    return t.kind not in (Kind.NONE, Kind.PTR, Kind.STACK_MODE) and not t.ctx
+
+
+_C_INT = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def c_int(s: str) -> int | None:
+    """The value of `s` as C's strtoll(s, &end, 0) reads a whole string; None if it is not one."""
+    m = _C_INT.fullmatch(s)
+    if m is None:
+        return None
+    digits = m.group(2)
+    if digits[:2] in ("0x", "0X"):
+        v = int(digits, 16)
+    elif len(digits) > 1 and digits[0] == "0":
+        v = int(digits, 8)
+    else:
+        v = int(digits)
+    v = -v if m.group(1) == "-" else v
+    return v if -(1 << 63) <= v < (1 << 63) else None
+
+
+# 0.17's find_addrspace(): where a probe's arguments point.
+_ADDRSPACE = {
+    **dict.fromkeys(("kprobe", "kretprobe", "kfunc", "kretfunc", "tracepoint", "iter"), "kernel"),
+    **dict.fromkeys(("uprobe", "uretprobe", "usdt"), "user"),
+}
+
+
+def param_value(params: list[str], n: int, in_str: bool) -> str:
+    """0.17's get_param: a missing parameter is "0", or "" inside str()."""
+    if n > len(params):
+        return "" if in_str else "0"
+    return params[n - 1]
+
+
+_C_INTS = {
+    **dict.fromkeys(("char", "signed char", "s8", "__s8"), (8, True)),
+    **dict.fromkeys(("unsigned char", "u8", "__u8", "bool", "_Bool"), (8, False)),
+    **dict.fromkeys(("short", "short int", "signed short", "s16", "__s16"), (16, True)),
+    **dict.fromkeys(("unsigned short", "unsigned short int", "u16", "__u16", "umode_t",
+                     "__be16", "__le16", "sa_family_t"), (16, False)),
+    **dict.fromkeys(("int", "signed int", "signed", "s32", "__s32", "pid_t", "key_t",
+                     "clockid_t", "timer_t", "mqd_t"), (32, True)),
+    **dict.fromkeys(("unsigned int", "unsigned", "u32", "__u32", "uid_t", "gid_t", "qid_t",
+                     "__be32", "__le32", "gfp_t", "fmode_t", "dev_t", "blk_opf_t"), (32, False)),
+    **dict.fromkeys(("long", "long int", "signed long", "long long", "long long int", "s64",
+                     "__s64", "loff_t", "ssize_t", "off_t", "time64_t", "__kernel_time_t",
+                     "time_t", "ktime_t"), (64, True)),
+    **dict.fromkeys(("unsigned long", "unsigned long int", "unsigned long long",
+                     "unsigned long long int", "u64", "__u64", "size_t", "sector_t", "dma_addr_t",
+                     "resource_size_t", "__be64", "__le64", "aio_context_t", "cap_user_header_t",
+                     "key_serial_t"), (64, False)),
+}
+
+
+def field_type(f: TracepointField) -> Type:
+    """The type of a tracepoint field, as 0.17's clang parser makes it from the
+    C declaration (integer widths come from the C type, not the format's size)."""
+    base = " ".join(f.ctype.replace("const", " ").replace("volatile", " ").split())
+    if f.data_loc:
+        return INT64  # 0.17 rewrites __data_loc fields to a 64-bit address
+    if "*" in base:
+        stars = base.count("*")
+        target = _C_INTS.get(base.replace("*", "").strip(), (8, True))
+        t = Type(Kind.PTR, inner=Int(*target))
+        for _ in range(stars - 1):
+            t = Type(Kind.PTR, inner=t)
+        return t
+    if f.array_len:
+        if base in ("char", "signed char", "unsigned char", "u8", "s8", "__u8", "__s8"):
+            return String(f.array_len)
+        elem = f.size // f.array_len if f.array_len else f.size
+        bits, signed = _C_INTS.get(base, (elem * 8, f.signed))
+        return Type(Kind.ARRAY, size=f.array_len, inner=Int(bits, signed))
+    bits, signed = _C_INTS.get(base, (f.size * 8 if f.size in (1, 2, 4, 8) else 64, f.signed))
+    if f.size == 8:  # 0.17's TracepointFormatParser::adjust_integer_types
+        if base == "int":
+            bits, signed = 64, True
+        elif base in ("unsigned int", "unsigned", "u32", "pid_t", "uid_t", "gid_t"):
+            bits, signed = 64, False
+    return Int(bits, signed)
+
+
+def tracepoint_struct(category: str, event: str) -> str:
+    return f"struct _tracepoint_{category}_{event}"
+
+
+@dataclass
+class _OneTracepoint:
+    """A stand-in probe with one expansion, to ask `tp_fields` about that tracepoint."""
+    info: object
+    provider: str = "tracepoint"
+
+    @property
+    def expansions(self) -> list:
+        return [self.info]
+
+
+@dataclass
 class MapDecl:
-    def __init__(self, key: Type | None, value: Type | None):
-        self.key = key
-        self.value = value
+    """What the rest of the compiler needs to know about a map."""
+    key: Type | None
+    value: Type | None
 
 
 class TypeChecker:
@@ -76,441 +260,857 @@ class TypeChecker:
         self.unsafe = unsafe
         self.tp_fields = tp_fields or (lambda probe: [])
         self.maps: dict[str, MapDecl] = {}
-        self.var_types: dict[int, dict[str, Type]] = {}   # per probe id
-        self.report = False
+        # State kept across passes, as 0.17 keeps it.
+        self.map_val: dict[str, Type] = {}
+        self.map_key: dict[str, list[Type]] = {}
+        self.map_space: dict[str, str] = {}
+        self.var_space: dict[tuple[int, str], str] = {}
+        self.var_val: dict[int, dict[str, Type]] = {}
+        # Per-walk state.
+        self.pass_ = 0
+        self.errors: list[tuple[str, Location]] = []
+        self.warned: set[tuple[str, Location]] = set()
         self.probe: ast.Probe | None = None
-        self.vars: dict[str, Type] = {}
+        self.func = ""
+        self.func_arg = -1
+        self.has_pos_param = False
         self.loop_depth = 0
+        self.has_begin = self.has_end = False
+        # Parent links 0.17 keeps on its nodes: which map/variable a call is
+        # assigned to, and which map an expression is a key of.
+        self.assigned_map: dict[int, ast.Map] = {}
+        self.assigned_var: dict[int, ast.Variable] = {}
+        self.key_of: dict[int, ast.Map] = {}
+        self.literal_calls: set[int] = set()    # str($N) calls, which count as literals
+        self.skip_keys: set[int] = set()        # maps passed to print()/clear()/zero()
 
     # ---- driver -----------------------------------------------------------
+    @property
+    def final(self) -> bool:
+        return self.pass_ == NUM_PASSES
+
     def run(self, program: ast.Program) -> None:
-        for self.report in (False, True):
+        self.link(program)
+        for self.pass_ in range(1, NUM_PASSES + 1):
+            self.errors = []
+            self.has_begin = self.has_end = False
             for probe in program.probes:
-                self.probe = probe
-                self.vars = self.var_types.setdefault(id(probe), {})
-                if self.report:
-                    self.vars.clear()
-                if probe.pred is not None:
-                    self.condition(probe.pred, "predicate")
-                self.block(probe.block)
-        for name, decl in self.maps.items():
-            if decl.value is None and not self.diags.has_errors():
-                self.diags.error(f"Undefined map: @{name}")
+                self.visit_probe(probe)
+            if self.errors:
+                for msg, loc in self.errors:
+                    self.diags.error(msg, loc)
+                return
+        self.collect_maps()
 
     def error(self, msg: str, loc: Location) -> None:
-        if self.report:
+        self.errors.append((msg, loc))
+
+    def immediate_error(self, msg: str, loc: Location) -> None:
+        if (msg, loc) not in self.warned:
+            self.warned.add((msg, loc))
             self.diags.error(msg, loc)
 
+    def warning(self, msg: str, loc: Location) -> None:
+        if (msg, loc) not in self.warned:
+            self.warned.add((msg, loc))
+            self.diags.warning(msg, loc)
+
+    def link(self, program: ast.Program) -> None:
+        """Record the parent links that 0.17's AST constructors set."""
+        todo: list[ast.Node] = [program]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, ast.AssignMap):
+                self.assigned_map[id(node.expr)] = node.map
+            elif isinstance(node, ast.AssignVar) and node.expr is not None:
+                self.assigned_var[id(node.expr)] = node.var
+            elif isinstance(node, ast.Map) and node.key is not None:
+                for k in self.key_exprs(node):
+                    self.key_of[id(k)] = node
+            todo.extend(ast.children(node))
+
+    def collect_maps(self) -> None:
+        """The maps' final key and value types, as the runtime lays them out."""
+        for name in sorted(set(self.map_val) | set(self.map_key)):
+            value = self.map_val.get(name)
+            if value is None or value.kind is Kind.NONE:
+                continue
+            if value.kind is Kind.INT:
+                value = Int(64, value.signed)
+            parts = [Int(64, True) if k.kind is Kind.INT else k for k in self.map_key.get(name, [])]
+            if not parts:
+                key = None
+            elif len(parts) == 1:
+                key = parts[0]
+            else:
+                key = Tuple(*parts)
+            self.maps[name] = MapDecl(key, value)
+
+    # ---- probes -----------------------------------------------------------
+    def visit_probe(self, probe: ast.Probe) -> None:
+        self.probe = probe
+        self.vars = self.var_val.setdefault(id(probe), {})
+        if self.final:
+            for ap in probe.attach_points:
+                if ap.provider == "BEGIN":
+                    if self.has_begin:
+                        self.error("More than one BEGIN probe defined", ap.loc)
+                    self.has_begin = True
+                elif ap.provider == "END":
+                    if self.has_end:
+                        self.error("More than one END probe defined", ap.loc)
+                    self.has_end = True
+        if probe.pred is not None:
+            t = self.expr(probe.pred)
+            if self.final and t.kind not in (Kind.INT, Kind.PTR):
+                self.error(f"Invalid type for predicate: {typestr(t)}", probe.pred_loc)
+        self.statements(probe.block.stmts, top=True)
+
+    def providers(self) -> list[str]:
+        """The canonical provider name of each attach point of the current probe."""
+        return [ap.provider for ap in self.probe.attach_points] if self.probe else []
+
+    def single_provider(self) -> str:
+        """0.17's single_provider_type(): the probes' kind, "invalid" if they differ."""
+        kinds = {("special" if p in ("BEGIN", "END") else p) for p in self.providers()}
+        return kinds.pop() if len(kinds) == 1 else "invalid"
+
     # ---- statements -------------------------------------------------------
-    def block(self, block: ast.Block) -> None:
-        for s in block.stmts:
+    def statements(self, stmts: list[ast.Statement], top: bool = False) -> None:
+        for i, s in enumerate(stmts):
             self.statement(s)
+            if self.final and not top and isinstance(s, ast.Jump) and i < len(stmts) - 1:
+                self.warning(f"All code after a '{s.kind}' is unreachable.", s.loc)
 
     def statement(self, s: ast.Statement) -> None:
         if isinstance(s, ast.ExprStatement):
-            self.expr(s.expr, statement=True)
+            self.expr(s.expr)
         elif isinstance(s, ast.AssignMap):
             self.assign_map(s)
         elif isinstance(s, ast.AssignVar):
             self.assign_var(s)
         elif isinstance(s, ast.If):
-            self.condition(s.cond, "if()")
-            self.block(s.then)
+            t = self.expr(s.cond)
+            if self.final and t.kind is not Kind.INT:
+                self.error(f"Invalid condition in if(): {typestr(t)}", IF_LOC)
+            self.statements(s.then.stmts)
             if s.orelse is not None:
-                self.block(s.orelse)
+                self.statements(s.orelse.stmts)
         elif isinstance(s, ast.Unroll):
-            self.expr(s.count)
-            if not isinstance(s.count, ast.Integer):
-                self.error("unroll count must be a literal integer", s.count.loc)
-            elif s.count.value > 100:
-                self.error("unroll maximum value is 100", s.loc)
-            elif s.count.value < 1:
-                self.error("unroll minimum value is 1", s.loc)
-            self.block(s.body)
+            self.unroll(s)
         elif isinstance(s, ast.While):
-            self.condition(s.cond, "while()")
-            self.loop(s.body)
+            t = self.expr(s.cond)
+            if self.final and t.kind not in (Kind.INT, Kind.PTR):  # 0.17 fails in codegen
+                self.error(f"Invalid condition in while(): {typestr(t)}", s.loc)
+            self.loop_depth += 1
+            self.statements(s.body.stmts)
+            self.loop_depth -= 1
         elif isinstance(s, ast.For):
             self.for_loop(s)
         elif isinstance(s, ast.Jump):
             if s.kind in ("break", "continue") and self.loop_depth == 0:
-                self.error(f"{s.kind} statement is not allowed outside of a loop", s.loc)
+                self.error(f"{s.kind} used outside of a loop", s.loc)
 
-    def loop(self, body: ast.Block) -> None:
-        self.loop_depth += 1
-        self.block(body)
-        self.loop_depth -= 1
+    def unroll(self, s: ast.Unroll) -> None:
+        self.expr(s.count)
+        n = self.int_literal(s.count)
+        if n is None:
+            self.error("invalid unroll value", s.loc)
+            return
+        if n > 100:
+            self.error("unroll maximum value is 100", s.loc)
+        elif n < 1:
+            self.error("unroll minimum value is 1", s.loc)
+        s.count_value = n
+        self.statements(s.body.stmts)
 
     def for_loop(self, s: ast.For) -> None:
+        """`for ($i : start..end)` (not in 0.17): $i counts from start up to end - 1."""
         if s.end is None:
             self.error("for loops over maps are not supported by pybpftrace yet", s.loc)
             return
         for e in (s.start, s.end):
-            if not self.expr(e).is_integral:
-                self.error("Loop range requires integer expressions", e.loc)
-        self.set_var(s.var, widen(s.start.type) if s.start.type.is_int else INT64, s.var.loc)
-        self.loop(s.body)
-
-    def condition(self, e: ast.Expr, what: str) -> None:
-        t = self.expr(e)
-        if not t.is_integral and t.kind is not Kind.NONE:
-            self.error(f"Invalid condition in {what}: {describe(t)}", e.loc)
-
-    def set_var(self, var: ast.Variable, t: Type, loc: Location) -> None:
-        old = self.vars.get(var.name)
-        if old is None or old.kind is Kind.NONE:
-            self.vars[var.name] = t
-        elif not same_shape(old, t):
-            self.error(f"Type mismatch for ${var.name}: trying to assign value of type "
+            t = self.expr(e)
+            if self.final and t.kind is not Kind.INT:
+                self.error(f"Loop range requires an integer expression ({describe(t)} provided)",
+                           e.loc)
+        start = s.start.type
+        t = Int(64, start.signed) if start.kind is Kind.INT else INT64
+        old = self.vars.get(s.var.name)
+        if old is None:
+            self.vars[s.var.name] = t
+        elif not same_type(old, t):
+            self.error(f"Type mismatch for ${s.var.name}: trying to assign value of type "
                        f"'{describe(t)}' when variable already contains a value of type "
-                       f"'{describe(old)}'", loc)
-        else:
-            self.vars[var.name] = merge(old, t) if not old.is_int else old
-        var.type = self.vars[var.name]
+                       f"'{describe(old)}'", s.var.loc)
+        s.var.type = self.vars[s.var.name]
+        self.loop_depth += 1
+        self.statements(s.body.stmts)
+        self.loop_depth -= 1
 
-    def assign_var(self, s: ast.AssignVar) -> None:
-        declared = None
-        if s.typename is not None:
-            declared = INT_TYPES.get(s.typename)
-            if declared is None:
-                self.error(f"Unknown type: {s.typename}", s.loc)
-                declared = INT64
-        if s.expr is None:
-            self.set_var(s.var, declared or INT64, s.var.loc)
-            return
-        t = self.expr(s.expr)
-        if s.expr.type.is_aggregation and isinstance(s.expr, ast.Call):
-            self.error(f"{s.expr.name}() should be directly assigned to a map", s.expr.loc)
-            return
-        if s.op is not None:
-            old = self.vars.get(s.var.name)
-            if old is None:
-                self.error(f"Undefined or undeclared variable: ${s.var.name}", s.var.loc)
-                return
-            self.arith_operands(s.op, old, t, s.loc)
-            s.var.type = old
-            return
-        if t.kind is Kind.NONE:
-            self.error("Invalid expression for assignment: none", s.expr.loc)
-            return
-        if declared is not None:
-            t = declared
-        self.set_var(s.var, t, s.var.loc)
+    def desugared(self, s: ast.AssignMap | ast.AssignVar) -> ast.Expr:
+        """`x op= e` is `x = x op e`, as 0.17's parser builds it."""
+        if s.op is None:
+            return s.expr
+        binop = getattr(s, "binop", None)
+        if binop is None:
+            target = s.map if isinstance(s, ast.AssignMap) else s.var
+            binop = ast.Binop(s.op, target, s.expr, loc=s.loc, op_loc=s.op_loc)
+            s.binop = binop
+        return binop
+
+    def copies_aggregate(self, value: ast.Expr, t: Type) -> bool:
+        """Copying a hist/lhist/stats/avg map's value (0.17 stores garbage; later
+        versions refuse, as we do)."""
+        if isinstance(value, ast.Map) and t.kind in (Kind.HIST, Kind.LHIST, Kind.STATS, Kind.AVG):
+            name = t.kind.value
+            self.error(f"Map value '{name}' cannot be assigned from one map to another. The "
+                       f"function that returns this type must be called directly e.g. "
+                       f"`@a = {name}(...);`.", value.loc)
+            return True
+        return False
 
     def assign_map(self, s: ast.AssignMap) -> None:
         m = s.map
-        key = self.map_key(m)
-        e = s.expr
-        if isinstance(e, ast.Call) and e.name in AGGREGATION_KINDS and s.op is None:
-            value = self.aggregation(e)
-            if value is None:
-                return
-        else:
-            value = self.expr(e)
-            if value.kind is Kind.NONE:
-                self.error("Invalid expression for assignment: none", e.loc)
-                return
-            if value.kind in (Kind.HIST, Kind.LHIST, Kind.STATS):
-                self.error(f"Map value '{describe(value)}' cannot be assigned from one map to another. "
-                           "The function that returns this type must be called directly e.g. "
-                           f"`@a = {value.kind.value}(...);`.", e.loc)
-                return
-            value = widen(value)
-            if s.op is not None:
-                decl = self.maps.get(m.name)
-                old = decl.value if decl and decl.value else INT64
-                self.arith_operands(s.op, old, value, s.loc)
-                value = old
-        self.declare_map(m, key, value, s.loc)
-
-    def aggregation(self, e: ast.Call) -> Type | None:
-        self.check_arity(e)
-        kind = AGGREGATION_KINDS[e.name]
-        for a in e.args:
-            self.expr(a)
-        if e.name == "count":
-            return Type(Kind.COUNT)
-        if not e.args:
-            return None
-        arg = e.args[0].type
-        if not arg.is_integral:
-            self.error(f"{e.name}() only supports integer arguments ({describe(arg)} provided)", e.loc)
-            return None
-        if kind is Kind.LHIST:
-            bounds = []
-            for a, what in zip(e.args[1:], ("min", "max", "step")):
-                if not isinstance(a, ast.Integer):
-                    self.error(f"lhist() {what} must be a literal integer", a.loc)
-                    return None
-                bounds.append(a.value)
-            lo, hi, step = bounds
-            if step <= 0:
-                self.error("lhist() step must be >= 1", e.args[3].loc)
-                return None
-            if lo < 0:
-                self.error("lhist() min must be non-negative (provided min " + str(lo) + ")", e.args[1].loc)
-                return None
-            if lo >= hi:
-                self.error(f"lhist() min must be less than max (provided min {lo} and max {hi})", e.loc)
-                return None
-            if (hi - lo) // step > 1000:
-                self.error(f"lhist() too many buckets, must be <= 1000 (would need {(hi - lo) // step})", e.loc)
-                return None
-            return Type(Kind.LHIST, lhist=(lo, hi, step))
-        return Type(kind, signed=arg.signed)
-
-    def declare_map(self, m: ast.Map, key: Type | None, value: Type, loc: Location) -> None:
-        decl = self.maps.get(m.name)
-        if decl is None:
-            self.maps[m.name] = decl = MapDecl(key, value)
-        elif decl.value is None:
-            decl.value = value
-        elif not self.compatible_value(decl.value, value):
-            self.error(f"Type mismatch for @{m.name}: trying to assign value of type '{describe(value)}' "
-                       f"when map already contains a value of type '{describe(decl.value)}'", loc)
+        value = self.desugared(s)
+        self.expr(m)
+        t = self.expr(value)
+        if self.copies_aggregate(value, t):
             return
+        self.assign_map_type(m, t, self.space(value))
+        loc = s.op_loc if s.op is None else s.loc
+        stored = self.map_val.get(m.name, NONE)
+        if t.kind is Kind.STRING:
+            if size_of(stored) < t.size:
+                self.warning(f"String size mismatch: {size_of(stored)} < {t.size}. "
+                             "The value may be truncated.", loc)
+        elif t.kind is Kind.BUFFER:
+            if size_of(stored) != size_of(t):
+                msg = f"Buffer size mismatch: {size_of(stored)} != {size_of(t)}."
+                if size_of(stored) < size_of(t):
+                    self.warning(msg + " The value may be truncated.", loc)
+                else:
+                    self.error(msg, loc)
+        elif t.ctx:
+            self.error("context cannot be assigned to a map", loc)
+        elif t.kind is Kind.TUPLE:
+            if self.final and not fits_into(t, stored):
+                self.error(f"Tuple type mismatch: {describe(stored)} != {describe(t)}.", loc)
+        elif t.kind is Kind.ARRAY:
+            if not equal(stored, t):
+                self.error(f"Array type mismatch: {describe(stored)} != {describe(t)}.", loc)
+        if self.final and t.kind is Kind.NONE:
+            self.error("Invalid expression for assignment: none", value.loc)
+
+    def assign_map_type(self, m: ast.Map, t: Type, space: str = "none") -> None:
+        old = self.map_val.get(m.name)
+        if old is None:
+            self.map_val[m.name] = Int(64, t.signed) if t.kind is Kind.INT else t
+            self.map_space[m.name] = space
+            return
+        if old.kind is Kind.NONE:
+            if self.final:
+                self.error(f"Undefined map: @{m.name}", m.loc)
+            else:
+                self.map_val[m.name] = old = t
+                self.map_space[m.name] = space
+        elif old.kind is not t.kind:
+            self.error(f"Type mismatch for @{m.name}: trying to assign value of type "
+                       f"'{describe(t)}' when map already contains a value of type "
+                       f"'{describe(old)}'", m.loc)
+        if old.kind in (Kind.STRING, Kind.TUPLE):
+            self.map_val[m.name] = grow_strings(old, t)
+
+    def assign_var(self, s: ast.AssignVar) -> None:
+        if s.decl:
+            self.declare(s)
+            return
+        value = self.desugared(s)
+        t = self.expr(value)
+        if self.copies_aggregate(value, t):
+            return
+        name = s.var.name
+        old = self.vars.get(name)
+        loc = s.op_loc if s.op is None else s.loc
+        if old is not None:
+            if old.kind is Kind.NONE:
+                if self.final:
+                    self.error(f"Undefined variable: ${name}", loc)
+                else:
+                    self.vars[name] = t
+                    self.var_space[(id(self.probe), name)] = self.space(value)
+            elif (old.kind is Kind.STRING and t.kind is Kind.STRING) or \
+                    (old.kind is Kind.TUPLE and t.kind is Kind.TUPLE):
+                self.vars[name] = grow_strings(old, t)
+            elif not same_type(old, t):
+                self.error(f"Type mismatch for ${name}: trying to assign value of type "
+                           f"'{describe(t)}' when variable already contains a value of type "
+                           f"'{describe(old)}'", loc)
         else:
-            decl.value = merge(decl.value, value)
-        m.type = decl.value
+            self.vars[name] = t
+            self.var_space[(id(self.probe), name)] = self.space(value)
+        stored = self.vars[name]
+        s.var.type = stored
+        s.var.addrspace = self.var_space.get((id(self.probe), name), "none")
+        if t.kind is Kind.BUFFER and size_of(stored) != size_of(t):
+            self.warning(f"Buffer size mismatch: {size_of(stored)} != {size_of(t)}" +
+                         (". The value may be truncated." if size_of(stored) < size_of(t)
+                          else ". The value may contain garbage."), loc)
+        elif t.kind is Kind.TUPLE and self.final and not fits_into(t, stored):
+            self.error(f"Tuple type mismatch: {describe(stored)} != {describe(t)}.", loc)
+        if self.final and t.kind is Kind.NONE:
+            self.error("Invalid expression for assignment: none", value.loc)
 
-    @staticmethod
-    def compatible_value(old: Type, new: Type) -> bool:
-        if old.is_aggregation or new.is_aggregation:
-            if old.kind is not new.kind:
-                return False
-            return old.kind is not Kind.LHIST or old.lhist == new.lhist
-        return same_shape(old, new)
-
-    def map_key(self, m: ast.Map) -> Type | None:
-        """Type the key of a map access and check it against the map's known key."""
-        if m.key is None:
-            key = None
-        elif isinstance(m.key, ast.Tuple):
-            for e in m.key.elems:
-                self.expr(e)
-            key = Tuple(*(widen(e.type) for e in m.key.elems))
-            m.key.type = key
-        else:
-            key = widen(self.expr(m.key))
-        if key is not None and any(f.kind is Kind.NONE or f.is_aggregation
-                                   for f in (key.fields if key.kind is Kind.TUPLE else (key,))):
-            self.error(f"Invalid map key type: {describe(key)}", m.key.loc)
-        decl = self.maps.get(m.name)
-        if decl is None:
-            self.maps[m.name] = MapDecl(key, None)
-            return key
-        if (decl.key is None) != (key is None) or (key is not None and not same_shape(decl.key, key)):
-            have = "[]" if key is None else "[" + ", ".join(describe(f) for f in self.key_parts(key)) + "]"
-            want = "[]" if decl.key is None else "[" + ", ".join(describe(f) for f in self.key_parts(decl.key)) + "]"
-            self.error(f"Argument mismatch for @{m.name}: trying to access with arguments: {have} "
-                       f"when map expects arguments: {want}", m.loc)
-            return decl.key
-        if key is not None:
-            decl.key = merge(decl.key, key)
-        return decl.key
-
-    @staticmethod
-    def key_parts(key: Type) -> tuple[Type, ...]:
-        return key.fields if key.kind is Kind.TUPLE else (key,)
+    def declare(self, s: ast.AssignVar) -> None:
+        """`let $x[: type] [= e]` (not in 0.17)."""
+        declared = None
+        if s.typename is not None:
+            declared = INT_TYPES.get(s.typename.replace(" ", ""))
+            if declared is None:
+                self.error(f"Unknown type: {s.typename}", s.loc)
+                declared = INT64
+        t = declared
+        if s.expr is not None:
+            et = self.expr(s.expr)
+            if declared is not None and et.kind is not Kind.INT:
+                self.error(f"Type mismatch for ${s.var.name}: trying to assign value of type "
+                           f"'{describe(et)}' when variable already contains a value of type "
+                           f"'{describe(declared)}'", s.loc)
+            t = t or et
+            if self.final and et.kind is Kind.NONE:
+                self.error("Invalid expression for assignment: none", s.expr.loc)
+        t = t or INT64
+        old = self.vars.get(s.var.name)
+        if old is None or old.kind is Kind.NONE:
+            self.vars[s.var.name] = t
+        elif old.kind in (Kind.STRING, Kind.TUPLE) and old.kind is t.kind:
+            self.vars[s.var.name] = grow_strings(old, t)
+        s.var.type = self.vars[s.var.name]
 
     # ---- expressions ------------------------------------------------------
-    def expr(self, e: ast.Expr, statement: bool = False) -> Type:
-        meth = getattr(self, "expr_" + type(e).__name__)
-        t = meth(e) if not statement or not isinstance(e, ast.Call) else self.expr_Call(e, statement=True)
+    def expr(self, e: ast.Expr) -> Type:
+        e.addrspace = "none"
+        t = getattr(self, "expr_" + type(e).__name__)(e)
         e.type = t
         return t
+
+    @staticmethod
+    def space(e: ast.Expr):
+        """The address space 0.17 attaches to a value's type: "kernel", "user" or "none";
+        for a tuple, the tuple of its elements' spaces."""
+        return getattr(e, "addrspace", "none")
+
+    def is_literal(self, e: ast.Expr) -> bool:
+        if isinstance(e, (ast.Integer, ast.String, ast.PositionalParam)):
+            return True
+        if isinstance(e, ast.Builtin) and e.name in STACK_MODE_NAMES:
+            return True
+        return id(e) in self.literal_calls
+
+    def int_literal(self, e: ast.Expr) -> int | None:
+        """0.17's get_int_literal."""
+        if isinstance(e, ast.Integer):
+            return e.value
+        if isinstance(e, ast.PositionalParam):
+            if e.n == 0:
+                return len(self.params)
+            value = param_value(self.params, e.n, False)
+            n = c_int(value)
+            if n is None:  # 0.17 prints this at once, outside its error list
+                self.immediate_error(f'${e.n} used numerically but given "{value}"', e.loc)
+            return n
+        return None
+
+    def string_literal(self, e: ast.Expr) -> str:
+        """0.17's get_string_literal ("" for anything else)."""
+        if isinstance(e, ast.String):
+            return e.value
+        if isinstance(e, ast.Call) and e.name == "str" and id(e) in self.literal_calls:
+            return param_value(self.params, e.args[0].n, True)
+        return ""
 
     def expr_Integer(self, e: ast.Integer) -> Type:
         return INT64
 
     def expr_String(self, e: ast.String) -> Type:
-        return String(len(string_bytes(e.value)) + 1)
+        size = len(string_bytes(e.value))
+        if self.func == "printf" and self.func_arg == 0:
+            return String(size + 1)  # not part of the BPF program: no limit, no address space
+        e.addrspace = "kernel"
+        if size > STRING_SIZE - 1:
+            self.error(f"String is too long (over {STRING_SIZE} bytes): {e.value}", e.loc)
+        return String(size + 1)
 
     def expr_PositionalParam(self, e: ast.PositionalParam) -> Type:
+        in_str = self.func == "str"
+        if in_str:
+            self.has_pos_param = True
+            if self.final and e.n:
+                e.addrspace = "kernel"
         if e.n == 0:
+            if in_str:
+                self.error("use $#, not str($#)", e.loc)
             return INT64
-        value = self.params[e.n - 1] if e.n <= len(self.params) else ""
-        if value and not _is_number(value):
-            return String(len(value.encode()) + 1)
+        if self.final:
+            value = param_value(self.params, e.n, in_str)
+            if not in_str and c_int(value) is None:
+                self.error(f'${e.n} used numerically but given "{value}". Try using str(${e.n}).',
+                           e.loc)
         return INT64
+
+    def expr_Builtin(self, e: ast.Builtin) -> Type:
+        name = e.name
+        if name in STACK_MODE_NAMES:
+            return Type(Kind.STACK_MODE, stack_mode=name)
+        if name in CALL_BUILTIN_NAMES:
+            return Type(Kind.KSTACK if name == "kstack" else Kind.USTACK)
+        if name not in BUILTIN_NAMES:
+            self.error(f"Unknown identifier: '{name}'", e.loc)
+            return NONE
+        if name == "comm":
+            e.addrspace = "kernel"
+        if name in BUILTIN_VARIABLES:
+            return BUILTIN_VARIABLES[name]
+        providers = self.providers()
+        if name.startswith(("arg", "sarg")) and providers:
+            e.addrspace = _ADDRSPACE.get(providers[0], "none")
+        elif name == "retval":
+            e.addrspace = _ADDRSPACE.get(self.single_provider(), "none")
+        elif name == "curtask":
+            e.addrspace = "kernel"
+        if name == "ctx":
+            if providers and providers[0] == "tracepoint":
+                self.error("Use args instead of ctx in tracepoint", e.loc)
+            else:
+                self.error("The ctx builtin is not supported by pybpftrace yet", e.loc)
+            return NONE
+        if name == "curtask":
+            return Type(Kind.PTR, inner=Type(Kind.RECORD, name="struct task_struct"))
+        if name == "retval":
+            kind = self.single_provider()
+            if kind in ("kretprobe", "uretprobe"):
+                return UINT64
+            self.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and "
+                       "'kfunc' probes" + (" (try to use args->ret instead)"
+                                           if kind == "tracepoint" else ""), e.loc)
+            return NONE
+        if name == "func":
+            t = NONE
+            for p in providers:
+                if p in ("kprobe", "kretprobe"):
+                    t = Type(Kind.KSYM)
+                elif p in ("uprobe", "uretprobe"):
+                    t = Type(Kind.USYM)
+                else:
+                    self.error(f"The func builtin can not be used with '{p}' probes", e.loc)
+            return t
+        if name.startswith("arg") and len(name) == 4 and name[3].isdigit():
+            for p in providers:
+                if p not in ("kprobe", "uprobe", "usdt"):
+                    self.error(f"The {name} builtin can only be used with 'kprobes', 'uprobes' "
+                               "and 'usdt' probes", e.loc)
+            if int(name[3]) > MAX_ARG:
+                self.error(f"x86_64 doesn't support {name}", e.loc)
+            return UINT64
+        if name.startswith("sarg") and len(name) == 5 and name[4].isdigit():
+            for p in providers:
+                if p not in ("kprobe", "uprobe"):
+                    self.error(f"The {name} builtin can only be used with 'kprobes' and 'uprobes' "
+                               "probes", e.loc)
+            return UINT64
+        if name == "cpid":
+            self.error("cpid cannot be used without child command", e.loc)
+            return Int(32, False)
+        if name == "args":
+            t = NONE
+            for ap in (self.probe.attach_points if self.probe else []):
+                # 0.17 types `args` as the record of the first tracepoint each attach
+                # point matches; the last attach point wins.
+                first = next((p for p in self.probe.expansions if p.provider == "tracepoint"
+                              and fnmatch.fnmatchcase(p.target, ap.target or "*")
+                              and fnmatch.fnmatchcase(p.func, ap.func or "*")), None)
+                if ap.provider == "tracepoint" and first is not None:
+                    e.addrspace = "user" if first.target == "syscalls" else "kernel"
+                    record = Type(Kind.RECORD, name=tracepoint_struct(first.target, first.func))
+                    t = Type(Kind.PTR, inner=record, ctx=True)
+            kind = self.single_provider()
+            if kind != "tracepoint":
+                self.error("The args builtin can only be used with tracepoint/kfunc/uprobeprobes "
+                           f"({kind} used here)", e.loc)
+            return t
+        self.error(f"Unknown builtin variable: '{name}'", e.loc)
+        return NONE
 
     def expr_Variable(self, e: ast.Variable) -> Type:
         t = self.vars.get(e.name)
+        e.addrspace = self.var_space.get((id(self.probe), e.name), "none")
         if t is None:
             self.error(f"Undefined or undeclared variable: ${e.name}", e.loc)
             return NONE
         return t
 
-    def expr_Map(self, e: ast.Map) -> Type:
-        self.map_key(e)
-        decl = self.maps[e.name]
-        if decl.value is None:
-            self.error(f"Undefined map: @{e.name}", e.loc)
-            return NONE
-        if decl.value.kind in (Kind.HIST, Kind.LHIST, Kind.STATS):
-            return decl.value
-        return decl.value
+    @staticmethod
+    def key_exprs(m: ast.Map) -> list[ast.Expr]:
+        if m.key is None:
+            return []
+        if isinstance(m.key, ast.Tuple) and m.key.keys:
+            return m.key.elems
+        return [m.key]
 
-    def expr_Builtin(self, e: ast.Builtin) -> Type:
-        name = e.name
-        provider = self.probe.provider if self.probe else ""
-        if name in BUILTIN_VARIABLES:
-            return BUILTIN_VARIABLES[name]
-        if name.startswith("arg") and name[3:].isdigit():
-            if provider not in ARG_PROVIDERS:
-                self.error(f"The {name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' probes", e.loc)
-            return UINT64
-        if name == "retval":
-            if provider not in RETVAL_PROVIDERS:
-                self.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes", e.loc)
-            return UINT64
-        if name == "func":
-            return Type(Kind.KSYM)
-        if name == "args":
-            if provider != "tracepoint":
-                self.error("The args builtin can only be used with tracepoint/kfunc/uprobe"
-                           f"probes ({_probe_kind_name(provider)} used here)", e.loc)
-            return Type(Kind.NONE, size=-1)  # only meaningful with a field access
-        self.error(f"Unknown identifier: '{name}'", e.loc)
-        return NONE
+    def expr_Map(self, e: ast.Map) -> Type:
+        key_types = []
+        for k in self.key_exprs(e):
+            t = self.expr(k)
+            if t.kind is Kind.INT and t.bits < 64:
+                t = Int(64, t.signed)  # 0.17 inserts a cast to 64 bits here
+            elif t.ctx:
+                self.error("context cannot be used as a map key", e.loc)
+            elif t.kind is Kind.TUPLE:
+                self.error("tuple cannot be used as a map key. Try a multi-key associative array "
+                           "instead (eg `@map[$1, $2] = ...)`.", e.loc)
+            if self.final and t.kind is Kind.NONE:
+                self.error("Invalid expression for assignment: ", k.loc)
+            key_types.append(Int(t.bits, False) if t.kind is Kind.INT else t)
+        if isinstance(e.key, ast.Tuple) and e.key.keys:
+            e.key.type = Tuple(*(k.type for k in e.key.elems))
+        if self.pass_ > 1 and id(e) not in self.skip_keys:
+            self.update_key_type(e, key_types)
+        t = self.map_val.get(e.name)
+        e.addrspace = self.map_space.get(e.name, "none")
+        if t is None:
+            if self.final:
+                self.error(f"Undefined map: @{e.name}", e.loc)
+            return NONE
+        return t
+
+    def update_key_type(self, m: ast.Map, new: list[Type]) -> None:
+        old = self.map_key.get(m.name)
+        if old is None:
+            self.map_key[m.name] = list(new)
+            return
+        valid = len(old) == len(new)
+        if valid:
+            for i, (a, b) in enumerate(zip(old, new)):
+                if a.kind is Kind.STRING and b.kind is Kind.STRING:
+                    old[i] = String(max(a.size, b.size))
+                elif not equal(a, b):
+                    valid = False
+                    break
+        if not valid:
+            have = "[" + ", ".join(describe(t) for t in new) + "]"
+            want = "[" + ", ".join(describe(t) for t in old) + "]"
+            self.error(f"Argument mismatch for @{m.name}: trying to access with arguments: {have} "
+                       f"when map expects arguments: {want}", m.loc)
 
     def expr_FieldAccess(self, e: ast.FieldAccess) -> Type:
-        if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
-            self.expr(e.expr)
-            if self.probe is None or self.probe.provider != "tracepoint":
-                return NONE
-            for f in self.tp_fields(self.probe):
-                if f.name == e.field:
-                    return field_type(f, self.probe)
-            ap = self.probe.expansions[0].name if self.probe.expansions else "?"
-            self.error(f"Struct/union of type 'struct {_tp_struct(ap)}' does not contain a field named "
-                       f"'{e.field}'", e.loc)
-            return NONE
         t = self.expr(e.expr)
+        e.addrspace = self.space(e.expr)
+        if e.arrow:
+            t = self.dereference(t, e.loc)
+        if t.kind is Kind.PTR:
+            self.error(f"Can not access field '{e.field}' on type '{describe(t)}'. Try "
+                       "dereferencing it first, or using '->'", e.loc)
+            return NONE
+        is_index = e.field.isdigit() and not e.arrow
+        if t.kind not in (Kind.RECORD, Kind.TUPLE):
+            if self.final:
+                what = f"index {e.field}" if is_index else f"field '{e.field}'"
+                self.error(f"Can not access {what} on expression of type '{describe(t)}'", e.loc)
+            return NONE
         if t.kind is Kind.TUPLE:
-            if not e.field.isdigit():
-                self.error(f"Can not access field '{e.field}' on type '{describe(t)}'", e.loc)
+            if not is_index:
+                self.error("Tuples must be indexed with a constant and non-negative integer", e.loc)
                 return NONE
             i = int(e.field)
             if i >= len(t.fields):
-                self.error(f"Invalid tuple index: {i}. Found {len(t.fields)} elements in tuple.", e.loc)
+                if self.final:
+                    self.error(f"Invalid tuple index: {i}. Found {len(t.fields)} elements in tuple.",
+                               e.loc)
                 return NONE
+            spaces = self.space(e.expr)
+            e.addrspace = spaces[i] if isinstance(spaces, tuple) and i < len(spaces) else "none"
             return t.fields[i]
-        if t.kind is not Kind.NONE:
-            self.error(f"Can not access field '{e.field}' on expression of type '{describe(t)}'", e.loc)
+        return self.record_field(t, e)
+
+    def dereference(self, t: Type, loc: Location) -> Type:
+        """The type of `*x` (0.17 parses `a->f` as `(*a).f`)."""
+        if self.final and t.kind is not Kind.INT and t.kind is not Kind.PTR:
+            self.error(f"The dereference operator can not be used on expressions of type "
+                       f"'{describe(t)}'", loc)
+        if t.kind is Kind.PTR:
+            inner = t.inner or NONE
+            return Type(inner.kind, bits=inner.bits, signed=inner.signed, size=inner.size,
+                        fields=inner.fields, inner=inner.inner, name=inner.name, ctx=t.ctx)
+        if t.kind is Kind.RECORD:
+            self.error(f"Can not dereference struct/union of type '{t.name}'. It is not a pointer.",
+                       loc)
+        if t.kind is Kind.INT:
+            return UINT64
         return NONE
+
+    def record_field(self, t: Type, e: ast.FieldAccess) -> Type:
+        if not (t.ctx and t.name.startswith("struct _tracepoint_")):
+            self.error(f"Unknown struct/union: '{t.name}'", e.loc)
+            return NONE
+        found = NONE
+        for p in (self.probe.expansions if self.probe else []):
+            for f in self.tp_fields(_OneTracepoint(p)):
+                if f.name == e.field:
+                    found = field_type(f)
+                    if f.offset < 8:
+                        self.error("BPF does not support accessing common tracepoint fields",
+                                   e.loc)
+                    break
+            else:
+                self.error(f"Struct/union of type '{tracepoint_struct(p.target, p.func)}' does "
+                           f"not contain a field named '{e.field}'", e.loc)
+        return found
 
     def expr_ArrayAccess(self, e: ast.ArrayAccess) -> Type:
         t = self.expr(e.expr)
         it = self.expr(e.index)
-        if t.kind is Kind.STRING and it.is_integral:
-            return Int(8, True)
-        if t.kind is Kind.PTR and it.is_integral:
-            return t.inner or Int(8, True)
-        if t.kind is Kind.TUPLE and isinstance(e.index, ast.Integer):
-            if e.index.value >= len(t.fields):
-                self.error(f"Invalid tuple index: {e.index.value}. Found {len(t.fields)} elements in tuple.", e.loc)
+        e.addrspace = self.space(e.expr)
+        if self.final:
+            if t.kind not in (Kind.ARRAY, Kind.PTR):
+                self.error(f"The array index operator [] can only be used on arrays and pointers, "
+                           f"found {typestr(t)}.", e.loc)
                 return NONE
-            return t.fields[e.index.value]
-        if t.kind is not Kind.NONE:
-            self.error(f"The array index operator [] can only be used on arrays and pointers, "
-                       f"found {describe(t)}.", e.loc)
+            if t.kind is Kind.PTR and (t.inner is None or size_of(t.inner) == 0):
+                self.error("The array index operator [] cannot be used on a pointer to an unsized "
+                           "type (void *).", e.loc)
+            if it.kind is Kind.INT and self.is_literal(e.index):
+                if t.kind is Kind.ARRAY:
+                    index = self.int_literal(e.index)
+                    if index is None:
+                        self.error("invalid index expression", e.loc)
+                    elif index % (1 << 64) >= t.size:
+                        self.error(f"the index {index} is out of bounds for array of size "
+                                   f"{t.size}", e.loc)
+            else:
+                self.error("The array index operator [] only accepts literal integer indices.",
+                           e.loc)
+        if t.kind in (Kind.ARRAY, Kind.PTR) and t.inner is not None:
+            return t.inner
         return NONE
 
     def expr_Cast(self, e: ast.Cast) -> Type:
         t = self.expr(e.expr)
-        name = e.typename.replace(" ", "")
-        if name in INT_TYPES:
-            if not t.is_integral and t.kind is not Kind.NONE:
-                self.error(f"Cannot cast from \"{describe(t)}\" to \"{e.typename}\"", e.loc)
-            return INT_TYPES[name]
-        if name.endswith("*") and name.rstrip("*") in INT_TYPES:
-            return Type(Kind.PTR, inner=INT_TYPES[name.rstrip("*")])
-        self.error(f"Unknown struct/union: '{e.typename.rstrip(' *')}'", e.loc)
+        e.addrspace = self.space(e.expr)
+        if t.kind is Kind.RECORD:
+            self.error(f'Cannot cast from struct type "{describe(t)}"', e.loc)
+        elif t.kind is Kind.NONE:
+            self.error(f'Cannot cast from "{describe(t)}" type', e.loc)
+        name = e.typename
+        base = name.replace("*", "").strip()
+        stars = name.count("*")
+        if base in INT_TYPES:
+            target = INT_TYPES[base]
+            if stars:
+                if stars > 2:
+                    self.error(f"Unknown struct/union: '{base}'", e.loc)
+                    return NONE
+                target = Type(Kind.PTR, inner=target)
+                if t.ctx:
+                    self.error("Integer pointer casts are not supported for type: ctx", e.loc)
+                if stars == 2:
+                    target = Type(Kind.PTR, inner=target)
+                return target
+            if t.kind not in (Kind.INT, Kind.RECORD, Kind.PTR) and not t.ctx:
+                self.error(f'Casts are not supported for type: "{describe(t)}"', e.loc)
+            return target
+        self.error(f"Unknown struct/union: '{base}'", e.loc)
         return NONE
 
     def expr_Tuple(self, e: ast.Tuple) -> Type:
+        fields = []
         for x in e.elems:
-            if self.expr(x).kind is Kind.NONE:
+            t = self.expr(x)
+            if t.kind is Kind.NONE or size_of(t) == 0:
                 return NONE
-        return Tuple(*(widen(x.type) for x in e.elems))
+            fields.append(t)
+        e.addrspace = tuple(self.space(x) for x in e.elems)
+        return Tuple(*fields)
 
     def expr_Ternary(self, e: ast.Ternary) -> Type:
-        self.condition(e.cond, "ternary")
-        a, b = self.expr(e.left), self.expr(e.right)
-        if a.kind is Kind.NONE or b.kind is Kind.NONE:
+        cond = self.expr(e.cond)
+        a = self.expr(e.left)
+        b = self.expr(e.right)
+        if self.final:
+            if a.kind is not b.kind:
+                self.error(f"Ternary operator must return the same type: have '{typestr(a)}' and "
+                           f"'{typestr(b)}'", e.loc)
+            if cond.kind is not Kind.INT:
+                self.error(f"Invalid condition in ternary: {typestr(cond)}", e.loc)
+        if a.kind is Kind.STRING:
+            return String(STRING_SIZE)
+        if a.kind is Kind.INT:
+            return Int(64, a.signed)
+        if a.kind is Kind.NONE:
             return NONE
-        if not same_shape(a, b):
-            self.error(f"Ternary operator must return the same type: have '{_family(a)}' and '{_family(b)}'", e.loc)
-            return NONE
-        if a.is_integral:
-            return Int(64, a.signed and b.signed)
-        return merge(a, b)
-
-    def expr_Unop(self, e: ast.Unop) -> Type:
-        if e.op in ("++", "--"):
-            return self.incdec(e)
-        t = self.expr(e.expr)
-        if t.kind is Kind.NONE:
-            return NONE
-        if e.op == "*":
-            if t.kind is Kind.PTR:
-                return t.inner or INT64
-            if t.is_integral:
-                return UINT64
-        elif e.op in ("!", "~", "-"):
-            if t.is_integral:
-                return Int(64, True) if e.op in ("!", "-") else Int(64, t.signed)
-        self.error(f"The {e.op} operator can not be used on expressions of type '{describe(t)}'", e.loc)
+        self.error(f"Ternary return type unsupported {typestr(a)}", e.loc)
         return NONE
 
-    def incdec(self, e: ast.Unop) -> Type:
-        target = e.expr
-        if isinstance(target, ast.Variable):
-            t = self.vars.get(target.name)
-            if t is None:
-                self.error(f"Undefined or undeclared variable: ${target.name}", target.loc)
+    def expr_Unop(self, e: ast.Unop) -> Type:
+        op = e.op
+        name = "dereference" if op == "*" else op
+        if op == "&":
+            self.expr(e.expr)
+            self.error("The & operator is not supported by pybpftrace yet", e.loc)
+            return NONE
+        if op in ("++", "--"):
+            if not isinstance(e.expr, (ast.Map, ast.Variable)):
+                self.error(f"The {op} operator must be applied to a map or variable", e.loc)
+            if isinstance(e.expr, ast.Map) and e.expr.name not in self.map_val:
+                self.assign_map_type(e.expr, INT64)
+        t = self.expr(e.expr)
+        if op == "*" and t.kind is Kind.PTR:
+            e.addrspace = self.space(e.expr)
+        valid_ptr_op = op in ("++", "--", "*")
+        if self.final and t.kind is not Kind.INT and not (t.kind is Kind.PTR and valid_ptr_op):
+            self.error(f"The {name} operator can not be used on expressions of type "
+                       f"'{describe(t)}'", e.loc)
+        if op == "*":
+            if t.kind is Kind.PTR:
+                return self.dereference(t, e.loc)
+            if t.kind is Kind.RECORD:
+                self.error(f"Can not dereference struct/union of type '{t.name}'. It is not a "
+                           "pointer.", e.loc)
+            if t.kind is Kind.INT:
+                return UINT64
+            return NONE
+        if op == "!":
+            size = size_of(t)
+            if size not in (0, 1, 2, 4, 8):
+                self.error(f"The {name} operator can not be used on expressions of type "
+                           f"'{describe(t)}'", e.loc)
                 return NONE
-            target.type = t
-        elif isinstance(target, ast.Map):
-            key = self.map_key(target)
-            decl = self.maps[target.name]
-            t = decl.value or INT64
-            self.declare_map(target, key, t, target.loc)
-        else:
-            self.error(f"The {e.op} operator must be applied to a map or variable", e.loc)
-            return NONE
-        if not t.is_integral:
-            self.error(f"The {e.op} operator can not be used on expressions of type '{describe(t)}'", e.loc)
-            return NONE
-        return t
+            return Int(max(size, 1) * 8, False)
+        if t.kind is Kind.PTR and valid_ptr_op:
+            return t
+        return Int(64, t.signed)
+
+    def bt_loc(self, e: ast.Expr) -> Location:
+        """The location 0.17 gives a node: a binop's is its operator token."""
+        return e.op_loc if isinstance(e, ast.Binop) and e.op_loc else e.loc
 
     def expr_Binop(self, e: ast.Binop) -> Type:
-        a, b = self.expr(e.left), self.expr(e.right)
-        if a.kind is Kind.NONE or b.kind is Kind.NONE:
-            return NONE
-        if e.op in ("&&", "||"):
-            for side, t in ((e.left, a), (e.right, b)):
-                if not t.is_integral:
-                    self.error(f"Invalid condition in {e.op}: {describe(t)}", side.loc)
-            return INT64
-        if e.op in ("==", "!=") and a.kind is Kind.STRING and b.kind is Kind.STRING:
-            return INT64
-        if e.op in ("==", "!=") and a.kind is Kind.TUPLE and b.kind is Kind.TUPLE and same_shape(a, b):
-            return INT64
-        return self.arith_operands(e.op, a, b, e.loc)
+        a = self.expr(e.left)
+        b = self.expr(e.right)
+        if a.kind is Kind.PTR or b.kind is Kind.PTR:
+            return self.binop_ptr(e, a, b)
+        signed = a.signed if e.op in ("<<", ">>") else (a.signed and b.signed)
+        result = Int(64, signed)
+        op_loc = self.bt_loc(e)
+        ls, rs = (sp if isinstance(sp, str) else "none" for sp in (self.space(e.left),
+                                                                    self.space(e.right)))
+        if ls != rs and ls != "none" and rs != "none":
+            if self.final:
+                self.warning("Addrspace mismatch", op_loc)
+        else:
+            e.addrspace = ls if ls != "none" else rs
+        if not self.final:
+            return result
+        if a.kind is Kind.INT and b.kind is Kind.INT:
+            self.binop_int(e, a, b, op_loc)
+        elif a.kind is Kind.ARRAY and b.kind is Kind.ARRAY:
+            if e.op not in ("==", "!="):
+                self.error(f"The {e.op} operator cannot be used on arrays.", op_loc)
+            if a.size != b.size:
+                self.error("Only arrays of same size support comparison operators.", op_loc)
+            if a.inner is None or a.inner.kind is not Kind.INT or not equal(a, b):
+                self.error("Only arrays of same sized integer support comparison operators.",
+                           op_loc)
+        elif a.kind is not b.kind:
+            self.error(f"Type mismatch for '{e.op}': comparing '{describe(a)}' with "
+                       f"'{describe(b)}'", self.bt_loc(e.left).to(self.bt_loc(e.right)))
+        elif e.op not in ("==", "!="):
+            self.error(f"The {e.op} operator can not be used on expressions of types "
+                       f"{describe(a)}, {describe(b)}", op_loc)
+        elif a.kind is Kind.TUPLE and (len(a.fields) != len(b.fields) or
+                                       not all(map(same_type, a.fields, b.fields))):
+            self.error(f"Type mismatch for '{e.op}': comparing '{describe(a)}' with "
+                       f"'{describe(b)}'", self.bt_loc(e.left).to(self.bt_loc(e.right)))
+        elif e.op == "==" and a.kind is Kind.STRING and \
+                self.is_literal(e.left) != self.is_literal(e.right):
+            lit, other = (e.left, e.right) if self.is_literal(e.left) else (e.right, e.left)
+            lit_len = len(string_bytes(self.string_literal(lit)))
+            if lit_len > other.type.size:
+                self.warning(f"The literal is longer than the variable string (size="
+                             f"{other.type.size}), condition will always be false",
+                             self.bt_loc(e.left).to(self.bt_loc(e.right)))
+        return result
 
-    def arith_operands(self, op: str, a: Type, b: Type, loc: Location) -> Type:
-        if not (a.is_integral and b.is_integral):
-            self.error(f"Type mismatch for '{op}': comparing '{describe(a)}' with '{describe(b)}'", loc)
-            return NONE
-        if op in ("==", "!=", "<", "<=", ">", ">="):
-            return INT64
-        return Int(64, a.signed and b.signed)
+    def binop_int(self, e: ast.Binop, a: Type, b: Type, loc: Location) -> None:
+        lsign, rsign = a.signed, b.signed
+        left, right = e.left, e.right
+
+        def nonneg_literal(x: ast.Expr) -> bool:
+            v = self.int_literal(x) if self.is_literal(x) else None
+            return v is not None and v >= 0
+
+        if lsign != rsign:
+            if lsign and not rsign and nonneg_literal(left):
+                lsign = False
+            elif not lsign and rsign and nonneg_literal(right):
+                rsign = False
+            elif e.op in COMPARISONS:
+                self.warning(f"comparison of integers of different signs: '{describe(a)}' and "
+                             f"'{describe(b)}' can lead to undefined behavior", loc)
+            elif e.op in ARITHMETIC:
+                self.warning(f"arithmetic on integers of different signs: '{describe(a)}' and "
+                             f"'{describe(b)}' can lead to undefined behavior", loc)
+        if e.op in ("/", "%"):
+            if lsign and nonneg_literal(left):
+                lsign = False
+            if rsign and nonneg_literal(right):
+                rsign = False
+            if lsign or rsign:
+                self.warning(f"signed operands for '{e.op}' can lead to undefined behavior "
+                             "(cast to unsigned to silence warning)", loc)
+        if self.func == "str":
+            param, offset = left, right
+            if not isinstance(param, ast.PositionalParam):
+                param, offset = right, left
+            if isinstance(param, ast.PositionalParam):
+                length = len(param_value(self.params, param.n, True).encode())
+                if not isinstance(offset, ast.Integer) or e.op != "+" or offset.value < 0 or \
+                        offset.value > length:
+                    self.error(f"only addition of a single constant less or equal to the length "
+                               f"of ${param.n} (which is {length}) is allowed inside str()",
+                               loc.to(self.bt_loc(e.right)))
+
+    def binop_ptr(self, e: ast.Binop, a: Type, b: Type) -> Type:
+        left_is_ptr = a.kind is Kind.PTR
+        ptr, other = (a, b) if left_is_ptr else (b, a)
+        compare = e.op in COMPARISONS
+        op_loc = self.bt_loc(e)
+
+        def invalid() -> Type:
+            self.error(f"The {e.op} operator can not be used on expressions of types "
+                       f"{describe(a)}, {describe(b)}", op_loc)
+            return Int(64, False)
+
+        if other.kind is Kind.PTR:
+            if not compare:
+                return invalid()
+            if self.final and not equal(a.inner or NONE, b.inner or NONE):
+                self.warning(f"comparison of distinct pointer types ('{describe(a.inner)}, "
+                             f"'{describe(b.inner)}')", self.bt_loc(e.left).to(self.bt_loc(e.right)))
+            return Int(64, False)
+        if other.kind is Kind.INT:
+            if e.op == "-" and not left_is_ptr:
+                return invalid()
+            if e.op in ("+", "-"):
+                return Type(Kind.PTR, inner=ptr.inner)
+            if compare:
+                return INT64
+        return invalid()
 
     def expr_Sizeof(self, e: ast.Sizeof) -> Type:
         if e.expr is not None:
             self.expr(e.expr)
+        elif e.typename.replace(" ", "") not in INT_TYPES:
+            self.error(f"Unknown identifier: '{e.typename}'", e.loc)
         return UINT64
 
     def expr_Offsetof(self, e: ast.Offsetof) -> Type:
@@ -518,236 +1118,426 @@ class TypeChecker:
         return NONE
 
     # ---- calls ------------------------------------------------------------
-    def check_arity(self, e: ast.Call) -> bool:
-        sig = FUNCTIONS[e.name]
-        n = len(e.args)
-        if sig.min_args <= n <= sig.max_args:
+    def expr_Call(self, e: ast.Call) -> Type:
+        name = e.name
+        if not self.unsafe and name in UNSAFE_FUNCTIONS:
+            self.error(f"{name}() is an unsafe function being used in safe mode", e.loc)
+        if e.args and isinstance(e.args[0], ast.Map) and (
+                name in ("print", "clear", "zero") or self.two_arg_delete(e)):
+            self.skip_keys.add(id(e.args[0]))
+        saved = self.func, self.func_arg
+        self.func = name
+        for i, a in enumerate(e.args):
+            self.func_arg = i
+            self.expr(a)
+        self.func, self.func_arg = saved[0], -1
+        for p in self.providers():
+            if name == "signal" and p in ("BEGIN", "END", "interval", "software", "hardware",
+                                          "watchpoint", "asyncwatchpoint", "iter"):
+                self.error(f'{name} can not be used with "{p}" probes', e.loc)
+        if name not in SUPPORTED_FUNCTIONS:
+            self.error(f"{name}() is not supported by pybpftrace yet", e.loc)
+            return NONE
+        t = getattr(self, "call_" + name)(e)
+        return NONE if t is None else t
+
+    @staticmethod
+    def two_arg_delete(e: ast.Call) -> bool:
+        return e.name == "delete" and len(e.args) == 2 and isinstance(e.args[0], ast.Map) \
+            and e.args[0].key is None
+
+    # helpers with 0.17's wording
+    def check_assignment(self, e: ast.Call, want_map: bool) -> bool:
+        m = self.assigned_map.get(id(e))
+        if want_map:
+            if m is None:
+                self.error(f"{e.name}() should be directly assigned to a map", e.loc)
+                return False
+        elif m is not None or id(e) in self.assigned_var or id(e) in self.key_of:
+            self.error(f"{e.name}() should not be used in an assignment or as a map key", e.loc)
+            return False
+        return True
+
+    def check_nargs(self, e: ast.Call, n: int) -> bool:
+        have = len(e.args)
+        if have == n:
             return True
-        if sig.min_args == sig.max_args == 0:
-            self.error(f"{e.name}() requires no arguments ({n} provided)", e.loc)
-        elif sig.min_args == sig.max_args == 1:
-            self.error(f"{e.name}() requires one argument ({n} provided)", e.loc)
-        elif sig.min_args == sig.max_args:
-            self.error(f"{e.name}() requires {sig.min_args} arguments ({n} provided)", e.loc)
-        elif n < sig.min_args:
-            self.error(f"{e.name}() requires at least {sig.min_args} argument{'s' if sig.min_args > 1 else ''}"
-                       f" ({n} provided)", e.loc)
+        if n == 0:
+            what = f"{e.name}() requires no arguments"
+        elif n == 1:
+            what = f"{e.name}() requires one argument"
         else:
-            self.error(f"{e.name}() takes up to {sig.max_args} arguments ({n} provided)", e.loc)
+            what = f"{e.name}() requires {n} arguments"
+        self.error(f"{what} ({have} provided)", e.loc)
         return False
 
-    def expr_Call(self, e: ast.Call, statement: bool = False) -> Type:
-        sig = FUNCTIONS.get(e.name)
-        if sig is None:
-            self.error(f"Unknown function: {e.name}", e.loc)
-            for a in e.args:
-                self.expr(a)
-            return NONE
-        if sig.unsafe and not self.unsafe:
-            self.error(f"{e.name}() is an unsafe function being used in safe mode", e.loc)
-        if sig.map_value:
-            self.aggregation(e)
-            self.error(f"{e.name}() should be directly assigned to a map", e.loc)
-            return NONE
-        if e.name in MAP_FUNCS:
-            return self.map_function(e)
-        if not self.check_arity(e):
-            for a in e.args:
-                self.expr(a)
-            return NONE
-        for a in e.args:
-            self.expr(a)
-        return getattr(self, "call_" + e.name)(e)
+    def check_varargs(self, e: ast.Call, lo: int, hi: int) -> bool:
+        n = len(e.args)
+        if n < lo:
+            what = "at least one argument" if lo == 1 else f"at least {lo} arguments"
+            self.error(f"{e.name}() requires {what} ({n} provided)", e.loc)
+            return False
+        if n > hi:
+            if hi == 0:
+                what = "requires no arguments"
+            elif hi == 1:
+                what = "takes up to one argument"
+            else:
+                what = f"takes up to {hi} arguments"
+            self.error(f"{e.name}() {what} ({n} provided)", e.loc)
+            return False
+        return True
 
-    def map_function(self, e: ast.Call) -> Type:
-        if not self.check_arity(e):
+    def check_arg(self, e: ast.Call, kind: Kind, i: int, want_literal: bool = False,
+                  fail: bool = True) -> bool:
+        if not e.args or i >= len(e.args):
+            return False
+        arg = e.args[i]
+        want = _TYPESTR.get(kind, kind.value)
+        if want_literal and (not self.is_literal(arg) or arg.type.kind is not kind):
+            if fail:
+                self.error(f"{e.name}() expects a {want} literal ({typestr(arg.type)} provided)",
+                           e.loc)
+                if kind is Kind.STRING and isinstance(arg, ast.PositionalParam) and arg.n:
+                    self.error(f"Use str(${arg.n}) to treat ${arg.n} as a string", e.loc)
+            return False
+        if self.final and arg.type.kind is not kind:
+            if fail:
+                self.error(f"{e.name}() only supports {want} arguments ({typestr(arg.type)} "
+                           "provided)", e.loc)
+            return False
+        return True
+
+    # aggregations
+    def call_hist(self, e: ast.Call) -> Type:
+        self.check_assignment(e, True)
+        self.check_nargs(e, 1)
+        self.check_arg(e, Kind.INT, 0)
+        return Type(Kind.HIST)
+
+    def call_lhist(self, e: ast.Call) -> Type:
+        self.check_assignment(e, True)
+        if self.check_nargs(e, 4):
+            self.check_arg(e, Kind.INT, 0)
+            for i in (1, 2, 3):
+                self.check_arg(e, Kind.INT, i, True)
+        bounds = (0, 0, 0)
+        if self.final and len(e.args) == 4:
+            values = [self.int_literal(a) if self.is_literal(a) else None for a in e.args[1:]]
+            for v, what in zip(values, ("min", "max", "step")):
+                if v is None:
+                    self.error(f"lhist: invalid {what} value", e.loc)
+                    return Type(Kind.LHIST)
+            lo, hi, step = values
+            if step <= 0:
+                self.error(f"lhist() step must be >= 1 ({step} provided)", e.loc)
+            else:
+                buckets = int((hi - lo) / step)
+                if buckets > 1000:
+                    self.error(f"lhist() too many buckets, must be <= 1000 (would need {buckets})",
+                               e.loc)
+            if lo < 0:
+                self.error(f"lhist() min must be non-negative (provided min {lo})", e.loc)
+            if lo > hi:
+                self.error(f"lhist() min must be less than max (provided min {lo} and max {hi})",
+                           e.loc)
+            if hi - lo < step:
+                self.error(f"lhist() step is too large for the given range (provided step {step} "
+                           f"for range {hi - lo})", e.loc)
+            bounds = (lo, hi, step)
+        elif len(e.args) == 4:
+            values = [self.int_literal(a) if self.is_literal(a) else None for a in e.args[1:]]
+            if None not in values:
+                bounds = tuple(values)
+        return Type(Kind.LHIST, lhist=bounds)
+
+    def call_count(self, e: ast.Call) -> Type:
+        self.check_assignment(e, True)
+        self.check_nargs(e, 0)
+        return Type(Kind.COUNT)
+
+    def _signed_aggregation(self, e: ast.Call, kind: Kind) -> Type:
+        signed = False
+        self.check_assignment(e, True)
+        if self.check_nargs(e, 1):
+            self.check_arg(e, Kind.INT, 0)
+            signed = e.args[0].type.signed
+        return Type(kind, signed=signed)
+
+    def call_sum(self, e: ast.Call) -> Type:
+        return self._signed_aggregation(e, Kind.SUM)
+
+    def call_min(self, e: ast.Call) -> Type:
+        return self._signed_aggregation(e, Kind.MIN)
+
+    def call_max(self, e: ast.Call) -> Type:
+        return self._signed_aggregation(e, Kind.MAX)
+
+    def call_avg(self, e: ast.Call) -> Type:
+        self.check_assignment(e, True)
+        self.check_nargs(e, 1)
+        self.check_arg(e, Kind.INT, 0)
+        return Type(Kind.AVG, signed=True)
+
+    def call_stats(self, e: ast.Call) -> Type:
+        self.check_assignment(e, True)
+        self.check_nargs(e, 1)
+        self.check_arg(e, Kind.INT, 0)
+        return Type(Kind.STATS, signed=True)
+
+    # maps
+    def call_delete(self, e: ast.Call) -> Type:
+        self.check_assignment(e, False)
+        if self.two_arg_delete(e):
+            # delete(@m, key) (later bpftrace): check it as delete(@m[key]).
+            access = getattr(e, "access", None)
+            if access is None:
+                m = e.args[0]
+                access = e.access = ast.Map(m.name, e.args[1], loc=m.loc.to(e.args[1].loc))
+            self.expr(access)
             return NONE
-        first = e.args[0]
-        if e.name == "print" and not isinstance(first, ast.Map):
-            if len(e.args) > 1:
-                self.error("Non-map print() only takes 1 argument, 2 found", e.loc)
-            t = self.expr(first)
-            if t.kind is Kind.NONE:
-                return NONE
-            return NONE
-        if not isinstance(first, ast.Map):
-            self.error(f"{e.name}() expects a map to be provided", e.loc)
-            return NONE
-        if e.name == "delete":
-            if len(e.args) == 2:
-                if first.key is not None:
-                    self.error("delete() takes a map without a key and the key as second argument", e.loc)
-                first.key = e.args.pop()
-            self.map_key(first)
-        elif first.key is not None and e.name in ASYNC_MAP_FUNCS | {"print"}:
-            self.error(f"The map passed to {e.name}() should not be indexed by a key", e.loc)
-            return NONE
-        decl = self.maps.get(first.name)
-        if decl is None or decl.value is None:
-            if decl is None:
-                self.maps[first.name] = MapDecl(None, None)
-            self.error(f"Undefined map: @{first.name}", e.loc)
-            return NONE
-        first.type = decl.value
-        for a in e.args[1:]:
-            if not self.expr(a).is_integral:
-                self.error(f"{e.name}() arguments after the map must be integers", a.loc)
+        if self.check_nargs(e, 1) and not isinstance(e.args[0], ast.Map):
+            self.error("delete() expects a map to be provided", e.loc)
         return NONE
 
-    def format_args(self, e: ast.Call) -> None:
-        fmt = e.args[0]
-        if not isinstance(fmt, ast.String):
-            self.error(f"{e.name}() expects a string literal as the first argument", fmt.loc)
-            return
-        from pybpftrace.output.printf import validate_printf
-        for msg in validate_printf(fmt.value, [a.type for a in e.args[1:]]):
-            self.error(msg, e.loc)
+    def _map_only(self, e: ast.Call) -> None:
+        self.check_assignment(e, False)
+        if self.check_nargs(e, 1):
+            arg = e.args[0]
+            if not isinstance(arg, ast.Map):
+                self.error(f"{e.name}() expects a map to be provided", e.loc)
+            elif arg.key is not None:
+                self.error(f"The map passed to {e.name}() should not be indexed by a key", e.loc)
 
+    def call_clear(self, e: ast.Call) -> Type:
+        self._map_only(e)
+        return NONE
+
+    def call_zero(self, e: ast.Call) -> Type:
+        self._map_only(e)
+        return NONE
+
+    def call_print(self, e: ast.Call) -> Type:
+        self.check_assignment(e, False)
+        if self.loop_depth and self.final:
+            self.warning("Due to it's asynchronous nature using 'print()' in a loop can lead to "
+                         "unexpected behavior. The map will likely be updated before the runtime "
+                         "can 'print' it.", e.loc)
+        if not self.check_varargs(e, 1, 3):
+            return NONE
+        arg = e.args[0]
+        if isinstance(arg, ast.Map):
+            if arg.key is not None:
+                self.error(f"The map passed to {e.name}() should not be indexed by a key", e.loc)
+            if self.final:
+                if len(e.args) > 1:
+                    self.check_arg(e, Kind.INT, 1, True)
+                if len(e.args) > 2:
+                    self.check_arg(e, Kind.INT, 2, True)
+                if arg.type.kind is Kind.STATS and len(e.args) > 1:
+                    self.warning("print()'s top and div arguments are ignored when used on "
+                                 "stats() maps.", e.loc)
+        elif printable(arg.type):
+            if len(e.args) != 1:
+                self.error(f"Non-map print() only takes 1 argument, {len(e.args)} found", e.loc)
+        elif self.final:
+            self.error(f"{describe(arg.type)} type passed to {e.name}() is not printable", e.loc)
+        return NONE
+
+    # output
     def call_printf(self, e: ast.Call) -> Type:
-        self.format_args(e)
+        self.check_assignment(e, False)
+        if self.check_varargs(e, 1, 128):
+            self.check_arg(e, Kind.STRING, 0, True)
+            if self.final and isinstance(e.args[0], ast.String):
+                from pybpftrace.output.printf import validate_printf
+                for msg in validate_printf(e.args[0].value, [a.type for a in e.args[1:]], e.name):
+                    self.error(msg, e.loc)
         return NONE
 
     call_system = call_printf
     call_cat = call_printf
 
-    def call_time(self, e: ast.Call) -> Type:
-        if e.args and not isinstance(e.args[0], ast.String):
-            self.error("time() expects a string literal as the first argument", e.args[0].loc)
-        return NONE
-
     def call_exit(self, e: ast.Call) -> Type:
+        self.check_assignment(e, False)
+        self.check_nargs(e, 0)
         return NONE
 
-    def call_str(self, e: ast.Call) -> Type:
-        t = e.args[0].type
-        if t.kind is Kind.STRING:
-            size = t.size
-        elif t.is_integral:
-            size = self.strlen
-        else:
-            self.error(f"str() expects an integer or a pointer type as first argument ({describe(t)} provided)",
-                       e.loc)
-            return NONE
-        if len(e.args) == 2:
-            if not e.args[1].type.is_integral:
-                self.error(f"str() only accepts an integer length ({describe(e.args[1].type)} provided)", e.loc)
-            if isinstance(e.args[1], ast.Integer):
-                size = min(size, max(e.args[1].value, 0) + 1)
-        return String(size)
-
-    def call_buf(self, e: ast.Call) -> Type:
-        size = self.strlen
-        if len(e.args) == 2 and isinstance(e.args[1], ast.Integer):
-            size = min(size, e.args[1].value)
-        elif e.args[0].type.kind is Kind.STRING:
-            size = e.args[0].type.size
-        return Type(Kind.BUFFER, size=size)
+    def call_time(self, e: ast.Call) -> Type:
+        self.check_assignment(e, False)
+        if self.check_varargs(e, 0, 1) and self.final and e.args:
+            self.check_arg(e, Kind.STRING, 0, True)
+        return NONE
 
     def call_join(self, e: ast.Call) -> Type:
-        if not e.args[0].type.is_integral:
-            self.error(f"join() expects an integer or a pointer type as first argument "
-                       f"({describe(e.args[0].type)} provided)", e.loc)
-        if len(e.args) == 2 and not isinstance(e.args[1], ast.String):
-            self.error("join() expects a string literal as the second argument", e.args[1].loc)
+        self.check_assignment(e, False)
+        if not self.check_varargs(e, 1, 2) or not self.final:
+            return NONE
+        t = e.args[0].type
+        if t.kind not in (Kind.INT, Kind.PTR):
+            self.error(f"join() only supports int or pointer arguments ({typestr(t)} provided)",
+                       e.loc)
+        if len(e.args) > 1:
+            self.check_arg(e, Kind.STRING, 1, True)
         return NONE
 
-    def call_strncmp(self, e: ast.Call) -> Type:
-        a, b, n = (x.type for x in e.args)
-        if a.kind is not Kind.STRING or b.kind is not Kind.STRING:
-            self.error("strncmp() expects strings as the first two arguments", e.loc)
-        if not isinstance(e.args[2], ast.Integer):
-            self.error("strncmp() expects an integer literal as the third argument", e.args[2].loc)
-        return INT64
-
     def call_signal(self, e: ast.Call) -> Type:
-        a = e.args[0]
-        if isinstance(a, ast.String):
-            if a.value not in SIGNALS:
-                self.error(f"Invalid string for signal: {a.value}", e.loc)
-        elif isinstance(a, ast.Integer):
-            if not 1 <= a.value <= 64:
-                self.error(f"Invalid signal: {a.value}", e.loc)
-        elif not a.type.is_integral:
+        self.check_assignment(e, False)
+        if not self.check_varargs(e, 1, 1):
+            return NONE
+        arg = e.args[0]
+        if arg.type.kind is Kind.STRING and self.is_literal(arg):
+            sig = self.string_literal(arg)
+            if signal_number(sig) < 1:
+                self.error(f"{sig} is not a valid signal", e.loc)
+        elif arg.type.kind is Kind.INT and self.is_literal(arg):
+            sig = self.int_literal(arg)
+            if sig is None or not 1 <= sig <= 64:
+                self.error(f"{sig} is not a valid signal, allowed range: [1,64]", e.loc)
+        elif arg.type.kind is not Kind.INT:
             self.error("signal only accepts string literals or integers", e.loc)
         return NONE
 
+    # strings and buffers
+    def call_str(self, e: ast.Call) -> Type:
+        t = String(self.strlen)
+        if self.check_varargs(e, 1, 2):
+            arg = e.args[0]
+            if arg.type.kind not in (Kind.INT, Kind.PTR):
+                self.error(f"str() expects an integer or a pointer type as first argument "
+                           f"({describe(arg.type)} provided)", e.loc)
+            if self.has_pos_param:
+                if isinstance(arg, ast.PositionalParam):
+                    self.literal_calls.add(id(e))
+                elif not (isinstance(arg, ast.Binop) and (isinstance(arg.left, ast.PositionalParam)
+                                                          or isinstance(arg.right,
+                                                                        ast.PositionalParam))):
+                    self.error("str() only accepts positional parameters directly or with a "
+                               "single constant offset added", e.loc)
+            if self.final and len(e.args) == 2 and self.check_arg(e, Kind.INT, 1):
+                n = e.args[1]
+                if isinstance(n, ast.Integer) and n.value < 0:
+                    self.error(f"str() cannot use negative length ({n.value})", e.loc)
+        self.has_pos_param = False
+        if e.args:
+            e.addrspace = self.space(e.args[0])
+        return t
+
+    def call_buf(self, e: ast.Call) -> Type | None:
+        if not self.check_varargs(e, 1, 2):
+            return None
+        arg = e.args[0]
+        if self.final and arg.type.kind not in (Kind.INT, Kind.STRING, Kind.PTR, Kind.ARRAY):
+            self.error(f"buf() expects an integer, string, or array argument but saw "
+                       f"{typestr(arg.type)}", e.loc)
+        size = self.strlen
+        if len(e.args) == 1:
+            if arg.type.kind is Kind.ARRAY:
+                size = arg.type.byte_size
+            elif self.final:
+                self.error(f"buf() expects a length argument for non-array type "
+                           f"{typestr(arg.type)}", e.loc)
+        else:
+            if self.final:
+                self.check_arg(e, Kind.INT, 1)
+            n = e.args[1]
+            if n.type.kind is Kind.INT and self.is_literal(n):
+                value = self.int_literal(n)
+                if value is None:
+                    self.error("buf: invalid length value", e.loc)
+                else:
+                    if value < 0:
+                        self.error(f"buf cannot use negative length ({value})", e.loc)
+                    size = value
+        if size > self.strlen:
+            if self.final:
+                self.warning(f"buf() length is too long and will be shortened to {self.strlen} "
+                             "bytes (see BPFTRACE_STRLEN)", e.loc)
+            size = self.strlen
+        e.addrspace = "kernel"
+        return Type(Kind.BUFFER, size=max(size, 0))
+
+    def call_strncmp(self, e: ast.Call) -> Type:
+        if self.check_nargs(e, 3):
+            self.check_arg(e, Kind.STRING, 0)
+            self.check_arg(e, Kind.STRING, 1)
+            if self.check_arg(e, Kind.INT, 2, True):
+                size = self.int_literal(e.args[2])
+                if size is None:
+                    self.error("strncmp: invalid size value", e.loc)
+                elif size < 0:
+                    self.error("Builtin strncmp requires a non-negative size", e.loc)
+        return UINT64
+
+    # symbols, addresses, stacks
     def call_ksym(self, e: ast.Call) -> Type:
-        if not e.args[0].type.is_integral:
+        if self.check_nargs(e, 1) and e.args[0].type.kind not in (Kind.INT, Kind.PTR):
             self.error(f"{e.name}() expects an integer or pointer argument", e.loc)
         return Type(Kind.KSYM if e.name == "ksym" else Kind.USYM)
 
     call_usym = call_ksym
 
-    def call_ntop(self, e: ast.Call) -> Type:
-        addr = e.args[-1].type
-        if len(e.args) == 2 and not e.args[0].type.is_integral:
-            self.error("ntop() expects an integer address family as first argument", e.loc)
-        if not (addr.is_integral or (addr.kind is Kind.BUFFER and addr.size in (4, 16))
-                or (addr.kind is Kind.STRING and addr.size in (4, 16))):
-            self.error(f"ntop() expects an integer or array argument, got {describe(addr)}", e.loc)
+    def call_ntop(self, e: ast.Call) -> Type | None:
+        if not self.check_varargs(e, 1, 2):
+            return None
+        arg = e.args[0]
+        if len(e.args) == 2:
+            arg = e.args[1]
+            self.check_arg(e, Kind.INT, 0)
+        t = arg.type
+        if t.kind not in (Kind.INT, Kind.STRING, Kind.ARRAY):
+            self.error(f"ntop() expects an integer or array argument, got {typestr(t)}", e.loc)
+        if t.kind in (Kind.STRING, Kind.ARRAY) and size_of(t) not in (4, 16):
+            self.error("ntop() argument must be 4 or 16 bytes in size", e.loc)
         return Type(Kind.INET)
 
-    def call_pton(self, e: ast.Call) -> Type:
-        import socket
-        a = e.args[0]
-        if not isinstance(a, ast.String):
-            self.error("pton() expects a string literal argument", e.loc)
-            return NONE
-        for family, size in ((socket.AF_INET, 4), (socket.AF_INET6, 16)):
-            try:
-                socket.inet_pton(family, a.value)
-                return Type(Kind.BUFFER, size=size)
-            except OSError:
-                pass
-        self.error(f"pton() expects a valid IPv4 or IPv6 address, got {a.value}", e.loc)
-        return NONE
+    def call_pton(self, e: ast.Call) -> Type | None:
+        if not self.check_nargs(e, 1):
+            return None
+        addr = self.string_literal(e.args[0])
+        if "." in addr:
+            family, size = socket.AF_INET, 4
+        elif ":" in addr:
+            family, size = socket.AF_INET6, 16
+        else:
+            self.error(f"pton() expects an string argument of an IPv4/IPv6 address, got {addr}",
+                       e.loc)
+            return None
+        try:
+            socket.inet_pton(family, addr)
+        except OSError:
+            self.error(f"pton() expects a valid IPv4/IPv6 address, got {addr}", e.loc)
+            return None
+        e.addrspace = "kernel"
+        return Type(Kind.ARRAY, size=size, inner=Int(8, False))
 
     def call_kstack(self, e: ast.Call) -> Type:
-        mode, limit = "bpftrace", 127
-        for a in e.args:
-            if isinstance(a, ast.Builtin) and a.name in ("bpftrace", "perf", "raw"):
-                mode = a.name
-                a.type = NONE
-            elif isinstance(a, ast.Integer):
-                limit = a.value
-            else:
-                self.error(f"{e.name}() expects a stack mode (bpftrace, perf, raw) and/or an integer limit", a.loc)
-        if not 0 <= limit <= 1024:
-            self.error(f"{e.name}() limit must be between 0 and 1024", e.loc)
         kind = Kind.KSTACK if e.name == "kstack" else Kind.USTACK
-        return Type(kind, stack_mode=mode, stack_limit=limit)
+        if not self.check_varargs(e, 0, 2):
+            return Type(kind)
+        mode, limit = "bpftrace", 127
+        if len(e.args) == 1:
+            arg = e.args[0]
+            if arg.type.kind is Kind.STACK_MODE:
+                mode = arg.type.stack_mode
+            elif self.check_arg(e, Kind.INT, 0, True):
+                value = self.int_literal(arg)
+                if value is None:
+                    self.error(f"{e.name}: invalid limit value", e.loc)
+                else:
+                    limit = value
+        elif len(e.args) == 2:
+            if self.check_arg(e, Kind.STACK_MODE, 0, True):
+                mode = e.args[0].type.stack_mode
+            if self.check_arg(e, Kind.INT, 1, True):
+                value = self.int_literal(e.args[1])
+                if value is None:
+                    self.error(f"{e.name}: invalid limit value", e.loc)
+                else:
+                    limit = value
+        if limit > MAX_STACK_SIZE:
+            self.error(f"{e.name}([int limit]): limit shouldn't exceed {MAX_STACK_SIZE}, "
+                       f"{limit} given", e.loc)
+        return Type(kind, stack_mode=mode, stack_limit=max(limit, 0))
 
     call_ustack = call_kstack
-
-
-def field_type(f: TracepointField, probe: ast.Probe) -> Type:
-    """The BpfScript type of a tracepoint field."""
-    if f.array_len and f.ctype.replace("const ", "").strip() in ("char", "unsigned char", "u8", "s8"):
-        return String(f.array_len)
-    if f.data_loc:
-        return Type(Kind.INT, bits=32, signed=False)
-    if "*" in f.ctype:
-        return Type(Kind.PTR, inner=Int(8, True))
-    if f.size in (1, 2, 4, 8):
-        return Int(f.size * 8, f.signed)
-    return UINT64
-
-
-def _is_number(s: str) -> bool:
-    try:
-        int(s, 0)
-        return True
-    except ValueError:
-        return False
-
-
-def _probe_kind_name(provider: str) -> str:
-    return "special" if provider in ("BEGIN", "END") else provider
-
-
-def _tp_struct(name: str) -> str:
-    return "_tracepoint_" + "_".join(name.split(":")[1:])
-
-
-def _family(t: Type) -> str:
-    return "integer" if t.is_integral else ("string" if t.kind is Kind.STRING else describe(t))

@@ -463,7 +463,7 @@ def test_statement_and_probe_locations():
     prog = ok("BEGIN,\nEND /1/ {\n  @x = 1;\n}")
     probe = prog.probes[0]
     assert probe.attach_points[0].loc == Location(1, 1, 1, 6)
-    assert probe.attach_points[1].loc == Location(2, 1, 2, 4)
+    assert probe.attach_points[1].loc == Location(1, 7, 2, 4)  # from the end of the ","
     assert probe.block.loc == Location(2, 9, 4, 2)
     assert probe.loc == Location(1, 1, 4, 2)
     assert probe.block.stmts[0].loc == Location(3, 3, 3, 9)
