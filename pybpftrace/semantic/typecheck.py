@@ -220,12 +220,11 @@ def field_type(f: TracepointField) -> Type:
         elem = f.size // f.array_len if f.array_len else f.size
         bits, signed = _C_INTS.get(base, (elem * 8, f.signed))
         return Type(Kind.ARRAY, size=f.array_len, inner=Int(bits, signed))
+    # Syscall tracepoints keep every argument in 8 bytes, but only the C type's
+    # low bytes are meaningful: `int dfd` of AT_FDCWD holds 0x00000000ffffff9c.
+    # 0.17 widens such fields to 64 bits and so shows -100 as 4294967196
+    # (its 32-bit printf("%d") hides that); we read the C type's width.
     bits, signed = _C_INTS.get(base, (f.size * 8 if f.size in (1, 2, 4, 8) else 64, f.signed))
-    if f.size == 8:  # 0.17's TracepointFormatParser::adjust_integer_types
-        if base == "int":
-            bits, signed = 64, True
-        elif base in ("unsigned int", "unsigned", "u32", "pid_t", "uid_t", "gid_t"):
-            bits, signed = 64, False
     return Int(bits, signed)
 
 

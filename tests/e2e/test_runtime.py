@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -411,3 +412,19 @@ def test_unwritable_output_file():
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         1, b"", b'ERROR: Failed to open output file: "/nonexistent/pybpftrace/out": '
                 b"No such file or directory\n")
+
+
+def test_int_syscall_arguments_keep_their_sign(tmp):
+    """`int dfd` sits in an 8-byte slot; AT_FDCWD must read as -100, also as a map key."""
+    target = Path("/tmp") / unique_name("dfd")  # literals are limited to 64 bytes
+    target.write_text("x")
+    proc = run_tracer(
+        f'tracepoint:syscalls:sys_enter_openat /str(args->filename) == "{target}"/ '
+        '{ printf("dfd %d\\n", args->dfd); @[args->dfd] = count(); } '
+        f'BEGIN {{ system("cat {target} > /dev/null"); }} interval:ms:500 {{ exit(); }}',
+        flags=("--unsafe",))
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr
+    target.unlink()
+    assert "dfd -100\n" in out
+    assert "@[-100]: 1\n" in out

@@ -891,10 +891,10 @@ def test_extensions_are_accepted(src):
 
 def test_tracepoint_field_types_follow_the_c_declarations():
     fields = {f.name: field_type(f) for f in TRACEPOINTS[("syscalls", "sys_enter_openat")]}
-    assert fields["dfd"] == Int(64, True)        # `int` of size 8 becomes s64
+    assert fields["dfd"] == Int(32, True)        # `int` in an 8-byte slot: the low 4 bytes
     assert fields["mode"] == Int(16, False)      # umode_t, whatever the format's size
     assert fields["filename"] == Type(Kind.PTR, inner=Int(8, True))
-    assert field_type(TRACEPOINTS[("syscalls", "sys_enter_read")][1]) == Int(64, False)
+    assert field_type(TRACEPOINTS[("syscalls", "sys_enter_read")][1]) == Int(32, False)  # unsigned int fd
     argv = field_type(TRACEPOINTS[("syscalls", "sys_enter_execve")][2])
     assert describe(argv) == "int8 * *"
     sw = {f.name: field_type(f) for f in TRACEPOINTS[("sched", "sched_switch")]}
