@@ -181,7 +181,8 @@ class BpfBuilder:
         return self.b.if_else(cond)
 
     def to_bool(self, v: ir.Value) -> ir.Value:
-        return self.b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+        zero = ir.Constant(v.type, None if isinstance(v.type, ir.PointerType) else 0)
+        return self.b.icmp_unsigned("!=", v, zero)
 
 
 def _intrinsic(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
