@@ -836,6 +836,10 @@ class Lowerer:
 
     def call_exit(self, e: ast.Call) -> ir.Value:
         self.record(Action.EXIT, [], None)
+        # Also raise the exit flag beside the lost counter: a full ring buffer
+        # may drop the EXIT record, and exit() must still end the run.
+        flag = self.b.add(self.bb.map_value(self.internal.lost), const(EXIT_FLAG_OFFSET))
+        self.b.store(const(1), self.b.inttoptr(flag, I64.as_pointer()))
         return const(0)
 
     def call_time(self, e: ast.Call) -> ir.Value:
@@ -1042,6 +1046,7 @@ class Lowerer:
 
 
 JOIN_MAX_ARGS = 16
+EXIT_FLAG_OFFSET = 8  # in the status map's value: u64 lost events, then u64 exit requested
 RECORD_ON_STACK_MAX = 256  # bigger event records are built in the per-CPU scratch buffer
 
 

@@ -21,7 +21,7 @@ from pybpftrace.bpf.maps import Map, possible_cpus
 from pybpftrace.bpf.programs import Program, VerifierError
 from pybpftrace.bpf.ringbuf import RingBuffer
 from pybpftrace.bpf.uapi import MapType, ProgType
-from pybpftrace.codegen.lower import JOIN_MAX_ARGS, InternalMaps
+from pybpftrace.codegen.lower import EXIT_FLAG_OFFSET, JOIN_MAX_ARGS, InternalMaps
 from pybpftrace.output.base import Output
 from pybpftrace.output.text import TextOutput
 from pybpftrace.output.printf import format_printf, format_time
@@ -98,7 +98,8 @@ class Session:
             self.maps[m.name] = bpf_map
         self.ringbuf_size = ringbuf_size(self.opts.ringbuf_pages)
         self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, self.ringbuf_size, "events")
-        self.lost_map = self._internal(MapType.ARRAY, 4, 8, 1, "lost")
+        # One u64 of events the ring buffer refused, one u64 "exit() was called".
+        self.lost_map = self._internal(MapType.ARRAY, 4, 16, 1, "status")
         scratch = self._internal(MapType.PERCPU_ARRAY, 4, 16 + JOIN_MAX_ARGS * self.res.strlen, 1,
                                  "scratch")
         self.stack_map = None
@@ -229,8 +230,11 @@ class Session:
             self.print_map(m.name, 0, 0)
 
     def check_lost(self) -> None:
-        value = self.lost_map.lookup(bytes(4))  # one u64, bumped atomically by the programs
-        total = int.from_bytes(value, "little") if value else 0
+        """Report newly lost events; stop if exit() ran but its event was lost."""
+        value = self.lost_map.lookup(bytes(4))
+        total = int.from_bytes(value[:8], "little")
+        if int.from_bytes(value[EXIT_FLAG_OFFSET:EXIT_FLAG_OFFSET + 8], "little"):
+            self.stopping = True
         if total > self.lost_reported:
             self.out.lost_events(total - self.lost_reported)
             self.lost_reported = total

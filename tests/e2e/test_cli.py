@@ -140,3 +140,13 @@ def test_many_tracepoints_exit_fast():
     out, _ = proc.communicate(timeout=30)
     assert time.monotonic() - start < 3
     assert "@[tracepoint:syscalls:sys_enter_" in out
+
+
+@pytest.mark.kernel
+def test_exit_ends_the_run_even_when_its_event_is_lost():
+    fill = 'unroll(100) { printf("%s\\n", "' + "x" * 60 + '"); } '
+    start = time.monotonic()
+    p = run("-e", "BEGIN { " + fill * 2 + "exit(); }", env={"BPFTRACE_PERF_RB_PAGES": "1"}, timeout=20)
+    assert p.returncode == 0, p.stderr
+    assert "Lost " in p.stdout + p.stderr
+    assert time.monotonic() - start < 10
