@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
-from pybpftrace.probes.perf_events import find_event
+from pybpftrace.perf_events import find_event
 
 # Probe-specific builtins.  "argN"/"sargN" stand for arg0.. and sarg0..
 ARGS, RETVAL, ARGN, SARGN, FUNC = "args", "retval", "argN", "sargN", "func"

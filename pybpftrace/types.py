@@ -164,3 +164,35 @@ INT64 = Int(64, True)
 UINT64 = Int(64, False)
 UINT32 = Int(32, False)
 INT32 = Int(32, True)
+
+
+# ---- bpftrace 0.17's names of types (messages and -d output) ------------------
+
+_TYPESTR = {Kind.INT: "integer", Kind.PTR: "pointer", Kind.STRING: "string", Kind.BUFFER: "buffer",
+            Kind.TUPLE: "tuple"}
+
+
+def typestr(t: Type) -> str:
+    """The name of a type's kind (0.17's `typestr(Type)`): "integer", "string", "count"."""
+    return _TYPESTR.get(t.kind, t.kind.value)
+
+
+def describe(t: Type) -> str:
+    """A sized type as 0.17 prints it in messages: "unsigned int64", "string[16]", "(int64,int8)"."""
+    k = t.kind
+    if k is Kind.RECORD:
+        return t.name
+    if k is Kind.PTR:
+        inner = describe(t.inner) if t.inner is not None else "void"
+        return ("(ctx) " if t.ctx else "") + inner + " *"
+    if k is Kind.INT:
+        return f"{'' if t.signed else 'unsigned '}int{t.bits}"
+    if k is Kind.ARRAY:
+        return f"{describe(t.inner)}[{t.size}]"
+    if k is Kind.STRING:
+        return f"string[{t.size}]"
+    if k is Kind.BUFFER:
+        return f"buffer[{t.size + 1}]"  # 0.17 counts the length byte
+    if k is Kind.TUPLE:
+        return "(" + ",".join(describe(f) for f in t.fields) + ")"
+    return typestr(t)

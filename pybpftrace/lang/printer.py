@@ -19,7 +19,7 @@ import re
 
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import BUILTIN_NAMES, CALL_BUILTIN_NAMES, STACK_MODE_NAMES, string_bytes
-from pybpftrace.types import Kind, Type
+from pybpftrace.types import Kind, Type, describe
 
 PROVIDER_ALIASES = {
     "k": "kprobe", "kr": "kretprobe", "u": "uprobe", "ur": "uretprobe", "U": "usdt",
@@ -76,7 +76,6 @@ def _int_literal(text: str) -> int:
 
 def typestr(t: Type) -> str:
     """A type as 0.17 writes it in `-d` output: "unsigned int64", "sum", "(int64,string[2])"."""
-    from pybpftrace.semantic.typecheck import describe
     return describe(t)
 
 

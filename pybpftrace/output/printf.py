@@ -28,9 +28,8 @@ import re
 import time as _time
 
 from pybpftrace.output.values import Stack, format_buffer
-from pybpftrace.types import Kind, Type
+from pybpftrace.format_string import TOKEN
 
-_TOKEN = re.compile(r"%-?[0-9]*(?:\.[0-9]+)?(rx|r|s|c|(?:hh|h|ll|l|j|z|t)?[duoxXp])")
 
 # A C directive as glibc parses it; `conv` may be a character glibc does not know.
 _DIRECTIVE = re.compile(
@@ -41,42 +40,6 @@ _LENGTH_BITS = {b"hh": 8, b"h": 16}  # no length or any other length modifier: 6
 
 # How 0.17 names argument types in its printf errors.  Symbol-like types
 # count as strings and pointers as integers.
-_STRINGISH = {Kind.STRING, Kind.KSYM, Kind.USYM, Kind.PROBE, Kind.USERNAME, Kind.KSTACK,
-              Kind.USTACK, Kind.INET, Kind.TIMESTAMP, Kind.CGROUP_PATH}
-
-
-def _type_name(t: Type) -> str:
-    if t.kind in _STRINGISH:
-        return "string"
-    if t.kind in (Kind.INT, Kind.PTR):
-        return "integer"
-    return t.kind.value
-
-
-def _expected(conv: str) -> str:
-    return {"s": "string", "r": "buffer", "rx": "buffer"}.get(conv, "integer")
-
-
-def validate_printf(fmt: str, arg_types: list[Type], func: str = "printf") -> list[str]:
-    """0.17's check of a format string against its argument types.
-
-    Returns the error message (0.17 stops at the first one) or an empty
-    list.  `func` is "printf", "cat" or "system"; it starts the message.
-    """
-    convs = [m.group(1) for m in _TOKEN.finditer(fmt)]
-    if len(arg_types) < len(convs):
-        return [f"{func}: Not enough arguments for format string "
-                f"({len(arg_types)} supplied, {len(convs)} expected)"]
-    if len(arg_types) > len(convs):
-        return [f"{func}: Too many arguments for format string "
-                f"({len(arg_types)} supplied, {len(convs)} expected)"]
-    for conv, t in zip(convs, arg_types):
-        if _type_name(t) != _expected(conv):
-            return [f"{func}: %{conv} specifier expects a value of type {_expected(conv)} "
-                    f"({_type_name(t)} supplied)"]
-    return []
-
-
 def format_printf(fmt: str, args: list) -> str:
     """Format `args` as 0.17's FormatString::format does (see the module docstring).
 
@@ -84,7 +47,7 @@ def format_printf(fmt: str, args: list) -> str:
     like print() does), or bytes for %r / %rx.
     """
     parts, convs, last = [], [], 0
-    for m in _TOKEN.finditer(fmt):
+    for m in TOKEN.finditer(fmt):
         parts.append(fmt[last:m.end()])
         convs.append(m.group(1))
         last = m.end()

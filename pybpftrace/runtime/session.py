@@ -26,7 +26,7 @@ from pybpftrace.output.base import Output
 from pybpftrace.output.text import TextOutput
 from pybpftrace.output.printf import format_printf, format_time
 from pybpftrace.probes import attach as attaching
-from pybpftrace.probes.perf_events import PERF_TYPE_SOFTWARE, find_event
+from pybpftrace.perf_events import PERF_TYPE_SOFTWARE, find_event
 from pybpftrace.resources import Action
 from pybpftrace.runtime.decode import RawMap, decode, dump_map
 from pybpftrace.runtime.formats import compile_printf

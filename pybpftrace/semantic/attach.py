@@ -9,7 +9,7 @@ from __future__ import annotations
 from pybpftrace import probe_types as pt
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang import ast
-from pybpftrace.probes.perf_events import find_event
+from pybpftrace.perf_events import find_event
 from pybpftrace.resources import ProbeInfo
 from pybpftrace.semantic.kinfo import KernelInfo
 

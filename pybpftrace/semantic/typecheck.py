@@ -31,6 +31,7 @@ import socket
 from dataclasses import dataclass
 
 from pybpftrace.diag import Diagnostics, Location
+from pybpftrace.format_string import validate_printf
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import BUILTIN_NAMES, CALL_BUILTIN_NAMES, STACK_MODE_NAMES, string_bytes
 from pybpftrace.semantic.builtins import (
@@ -38,7 +39,7 @@ from pybpftrace.semantic.builtins import (
     signal_number,
 )
 from pybpftrace.semantic.kinfo import TracepointField
-from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type
+from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type, describe, typestr
 
 NUM_PASSES = 10
 INT_TYPES = {f"{'u' if u else ''}int{b}": Int(b, not u) for b in (8, 16, 32, 64) for u in (0, 1)}
@@ -50,36 +51,6 @@ MAX_ARG = 5  # x86_64: arg0..arg5
 
 
 # ---- 0.17's names and comparisons of types --------------------------------------
-
-_TYPESTR = {Kind.INT: "integer", Kind.PTR: "pointer", Kind.STRING: "string", Kind.BUFFER: "buffer",
-            Kind.TUPLE: "tuple"}
-
-
-def typestr(t: Type) -> str:
-    """The name of a type's kind (0.17's `typestr(Type)`): "integer", "string", "count"."""
-    return _TYPESTR.get(t.kind, t.kind.value)
-
-
-def describe(t: Type) -> str:
-    """A sized type as 0.17 prints it in messages: "unsigned int64", "string[16]", "(int64,int8)"."""
-    k = t.kind
-    if k is Kind.RECORD:
-        return t.name
-    if k is Kind.PTR:
-        inner = describe(t.inner) if t.inner is not None else "void"
-        return ("(ctx) " if t.ctx else "") + inner + " *"
-    if k is Kind.INT:
-        return f"{'' if t.signed else 'unsigned '}int{t.bits}"
-    if k is Kind.ARRAY:
-        return f"{describe(t.inner)}[{t.size}]"
-    if k is Kind.STRING:
-        return f"string[{t.size}]"
-    if k is Kind.BUFFER:
-        return f"buffer[{t.size + 1}]"  # 0.17 counts the length byte
-    if k is Kind.TUPLE:
-        return "(" + ",".join(describe(f) for f in t.fields) + ")"
-    return typestr(t)
-
 
 def size_of(t: Type) -> int:
     """0.17's SizedType::GetSize()."""
@@ -1192,7 +1163,7 @@ class TypeChecker:
         if not e.args or i >= len(e.args):
             return False
         arg = e.args[i]
-        want = _TYPESTR.get(kind, kind.value)
+        want = typestr(Type(kind))
         if want_literal and (not self.is_literal(arg) or arg.type.kind is not kind):
             if fail:
                 self.error(f"{e.name}() expects a {want} literal ({typestr(arg.type)} provided)",
@@ -1349,7 +1320,6 @@ class TypeChecker:
         if self.check_varargs(e, 1, 128):
             self.check_arg(e, Kind.STRING, 0, True)
             if self.final and isinstance(e.args[0], ast.String):
-                from pybpftrace.output.printf import validate_printf
                 for msg in validate_printf(e.args[0].value, [a.type for a in e.args[1:]], e.name):
                     self.error(msg, e.loc)
         return NONE

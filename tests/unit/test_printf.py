@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from pybpftrace.output.printf import format_printf, format_time, validate_printf
+from pybpftrace.format_string import validate_printf
+from pybpftrace.output.printf import format_printf, format_time
 from pybpftrace.output.values import Stack
 from pybpftrace.types import (INT64, UINT64, Kind, String, Tuple, Type)
 

@@ -8,7 +8,7 @@ from pybpftrace.probe_types import (PROBE_KINDS, AttachPointError, check_attach_
                                     expand_provider, parse_attach_point, parse_uint,
                                     resolve_provider, split_attach_point, timer_spec,
                                     wildcard_match)
-from pybpftrace.probes.perf_events import HARDWARE_EVENTS, SOFTWARE_EVENTS, find_event
+from pybpftrace.perf_events import HARDWARE_EVENTS, SOFTWARE_EVENTS, find_event
 
 
 @pytest.mark.parametrize("alias, name", [
