@@ -68,7 +68,8 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
         first = probe.expansions[0]
         return kinfo.tracepoint_fields(first.target, first.func)
 
-    checker = TypeChecker(diags, opts.params, opts.strlen, opts.unsafe, fields)
+    checker = TypeChecker(diags, opts.params, opts.strlen, opts.unsafe, fields,
+                          getattr(kinfo, "kernel_btf", None))
     checker.run(program)
     diags.check()
     for name in sorted(checker.maps):

@@ -60,6 +60,7 @@ class Type:
     hist_bits: int = 0          # hist(n, k): k
     name: str = ""              # RECORD: "struct _tracepoint_syscalls_sys_enter_read"
     ctx: bool = False           # a pointer into the probe context (tracepoint `args`)
+    btf_id: int = 0             # RECORD: the kernel BTF type id of a struct/union (0: none)
 
     # ---- predicates -------------------------------------------------------
     @property

@@ -328,7 +328,43 @@ class Lowerer:
     def expr_FieldAccess(self, e: ast.FieldAccess) -> ir.Value:
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
             return self.tracepoint_field(self.ctx.fields[e.field], e.type)
+        if getattr(e, "btf_member", None) is not None:
+            return self.btf_member(e)
         return self.tuple_field(self.expr(e.expr), e.expr.type, int(e.field))
+
+    def member_address(self, e: ast.FieldAccess) -> ir.Value:
+        """The kernel address of a BTF struct member.  A pointer to a struct and
+        a struct value (e.g. `$t->se`) both evaluate to the struct's address."""
+        m = e.btf_member
+        return self.b.add(self.expr(e.expr), const(m.bit_offset // 8))
+
+    def btf_member(self, e: ast.FieldAccess) -> ir.Value:
+        """Read a member of a kernel struct with bpf_probe_read_kernel."""
+        t, m = e.type, e.btf_member
+        addr = self.member_address(e)
+        if t.kind is Kind.RECORD:  # stays in kernel memory: `.` adds to its address
+            return addr
+        if in_memory(t):  # char arrays (strings) and other arrays: copied to the stack
+            size = t.byte_size
+            buf = self.bb.alloca(size, "member")
+            self.bb.probe_read(buf, size, addr, False)
+            return buf
+        buf = self.bb.alloca(8, "member")
+        self.bb.store(const(0), buf)
+        if m.bitfield_size:
+            bit = m.bit_offset % 8
+            nbytes = min((bit + m.bitfield_size + 7) // 8, 8)
+            self.bb.probe_read(buf, nbytes, addr, False)
+            v = self.bb.load(buf)
+            bits = m.bitfield_size
+            if t.signed:  # move the sign bit to the top, then shift back arithmetically
+                v = self.b.shl(v, const(64 - bit - bits))
+                return self.b.ashr(v, const(64 - bits))
+            v = self.b.lshr(v, const(bit))
+            return self.b.and_(v, const((1 << bits) - 1)) if bits < 64 else v
+        width = t.bits if t.kind is Kind.INT else 64
+        self.bb.probe_read(buf, min(m.size, width // 8) or 8, addr, False)
+        return self.bb.load(buf, 0, width, t.signed)
 
     def tracepoint_field(self, f: TracepointField, t: Type) -> ir.Value:
         """A field of the tracepoint record (the context), shaped as `t`.
@@ -368,6 +404,14 @@ class Lowerer:
         t = e.expr.type
         base = self.expr(e.expr)
         elem = e.type
+        if t.kind is Kind.ARRAY and getattr(e.expr, "btf_member", None) is not None:
+            # An array member of a kernel struct: read only the element.
+            addr = self.b.add(self.member_address(e.expr), const(e.index.value * elem.byte_size))
+            width = elem.bits if elem.kind is Kind.INT else 64
+            buf = self.bb.alloca(8, "elem")
+            self.bb.store(const(0), buf)
+            self.bb.probe_read(buf, width // 8, addr, False)
+            return self.bb.load(buf, 0, width, elem.signed)
         if t.kind is Kind.ARRAY:  # an array on the BPF stack (pton()); literal index
             off = e.index.value * elem.byte_size
             return self.bb.load(base, off, elem.bits, elem.signed, aligned=False)
@@ -430,6 +474,8 @@ class Lowerer:
             return self.b.neg(v)
         if e.op == "*":
             t = e.type
+            if t.kind is Kind.RECORD:  # `*$task`: the struct stays in kernel memory
+                return v
             width = t.bits if t.kind is Kind.INT else 64
             buf = self.bb.alloca(8, "deref")
             self.bb.memset(buf, 8)
@@ -586,7 +632,12 @@ class Lowerer:
     def expr_Sizeof(self, e: ast.Sizeof) -> ir.Value:
         if e.expr is not None:
             return const(type_size(e.expr.type))
+        if getattr(e, "size", None) is not None:  # sizeof(struct foo), from BTF
+            return const(e.size)
         return const(INT_TYPES[e.typename.replace(" ", "")].bits // 8)
+
+    def expr_Offsetof(self, e: ast.Offsetof) -> ir.Value:
+        return const(e.offset)
 
     # ---- maps -------------------------------------------------------------
     def map_key(self, m: MapInfo, access: ast.Map, extra: int = 0) -> ir.Value:
@@ -895,7 +946,7 @@ class Lowerer:
 
     def call_str(self, e: ast.Call, buf: ir.Value | None = None) -> ir.Value:
         """Read a string into `buf` (a new stack buffer by default), zero padded."""
-        size = e.type.size
+        size = limit = e.type.size
         src = e.args[0]
         user = self.ctx.user_pointers
         param = _param_source(src)
@@ -905,6 +956,10 @@ class Lowerer:
             data = param_value(self.params, n, True).encode("utf-8", "surrogateescape")
             ptr = self.bb.gep(self.string_constant(data, len(data) + 1), min(offset, len(data)))
             user = False
+        elif getattr(src, "btf_member", None) is not None and src.type.kind is Kind.STRING:
+            ptr = self.member_address(src)  # str($task->comm): read it from the kernel
+            user = False
+            limit = min(size, src.type.size)
         else:
             ptr = self.expr(src)
         if buf is None:
@@ -913,11 +968,11 @@ class Lowerer:
         if len(e.args) == 2:
             # Read at most min(len + 1, strlen) bytes (the +1 is for the NUL).
             n = self.b.add(self.expr(e.args[1]), const(1))
-            n = self.b.select(self.b.icmp_unsigned("<=", n, const(size)), n, const(size))
+            n = self.b.select(self.b.icmp_unsigned("<=", n, const(limit)), n, const(limit))
             hid = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
             self.bb.helper(hid, [buf, self.b.trunc(n, I32), self.bb._as_ptr(ptr)])
         else:
-            self.bb.probe_read_str(buf, size, ptr, user)
+            self.bb.probe_read_str(buf, limit, ptr, user)
         return buf
 
     def call_buf(self, e: ast.Call) -> ir.Value:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from pybpftrace import btf
 from pybpftrace.bpf import features
 from pybpftrace.probes import tracefs
 from pybpftrace.semantic.kinfo import TracepointField
@@ -26,3 +27,10 @@ class KernelInfo:
         if provider in ("kfunc", "kretfunc") and not features.have_kfunc():
             return "kfunc/kretfunc not available for your kernel version."
         return None
+
+    def kernel_btf(self):
+        """vmlinux's BTF, or None when the kernel has none."""
+        try:
+            return btf.vmlinux()
+        except (btf.BtfError, OSError):
+            return None

@@ -31,3 +31,8 @@ class KernelInfo(Protocol):
 
     def kernel_lacks(self, provider: str) -> str | None:
         """A sentence saying why this kernel cannot attach `provider` probes, or None."""
+
+    def kernel_btf(self):
+        """The kernel's BTF (a pybpftrace.btf.Btf: lookup, member, resolve, get,
+        sizeof, type_name), or None when it has none.  Optional: a KernelInfo
+        without this method knows no kernel structs."""

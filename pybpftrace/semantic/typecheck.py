@@ -21,7 +21,10 @@ are plain mistakes (a missing closing quote in "Type mismatch for @x", the
 missing "join" and the missing space in two messages; a warning that 0.17
 repeats once per pass is reported once).
 
-Beyond 0.17: `let`, `for ($i : a..b)`, `delete(@m, key)`, tuple `==`.
+Beyond 0.17: `let`, `for ($i : a..b)`, `delete(@m, key)`, tuple `==`, str() of a
+kernel struct's char array.  Kernel structs come from BTF (semantic.btftypes)
+instead of 0.17's clang; struct values stay in kernel memory (they cannot be
+printed or stored in maps yet).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from pybpftrace.semantic.builtins import (
     BUILTIN_VARIABLES, MAX_STACK_SIZE, STRING_SIZE, SUPPORTED_FUNCTIONS, UNSAFE_FUNCTIONS,
     signal_number,
 )
+from pybpftrace.semantic import btftypes
 from pybpftrace.semantic.kinfo import TracepointField
 from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type, describe, typestr
 
@@ -116,7 +120,7 @@ def grow_strings(old: Type, new: Type) -> Type:
 
 
 def printable(t: Type) -> bool:
-    return t.kind not in (Kind.NONE, Kind.PTR, Kind.STACK_MODE) and not t.ctx
+    return t.kind not in (Kind.NONE, Kind.PTR, Kind.STACK_MODE, Kind.RECORD) and not t.ctx
 
 
 _C_INT = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -223,8 +227,11 @@ class MapDecl:
 
 class TypeChecker:
     def __init__(self, diags: Diagnostics, params: list[str], strlen: int = 64,
-                 unsafe: bool = False, tp_fields=None):
+                 unsafe: bool = False, tp_fields=None, kernel_btf=None):
         self.diags = diags
+        self._kernel_btf = kernel_btf or (lambda: None)  # KernelInfo.kernel_btf
+        self._btf = None
+        self._btf_asked = False
         self.params = params
         self.strlen = strlen
         self.unsafe = unsafe
@@ -463,6 +470,9 @@ class TypeChecker:
                     self.error(msg, loc)
         elif t.ctx:
             self.error("context cannot be assigned to a map", loc)
+        elif t.kind is Kind.RECORD:
+            self.error(f"pybpftrace cannot store struct values in maps yet ('{t.name}'): "
+                       "store a member, or a pointer to it", loc)
         elif t.kind is Kind.TUPLE:
             if self.final and not fits_into(t, stored):
                 self.error(f"Tuple type mismatch: {describe(stored)} != {describe(t)}.", loc)
@@ -655,7 +665,8 @@ class TypeChecker:
                 self.error("The ctx builtin is not supported by pybpftrace yet", e.loc)
             return NONE
         if name == "curtask":
-            return Type(Kind.PTR, inner=Type(Kind.RECORD, name="struct task_struct"))
+            task = btftypes.record(self.btf(), "struct task_struct")
+            return Type(Kind.PTR, inner=task or Type(Kind.RECORD, name="struct task_struct"))
         if name == "retval":
             kind = self.single_provider()
             if kind in ("kretprobe", "uretprobe"):
@@ -735,6 +746,9 @@ class TypeChecker:
                 t = Int(64, t.signed)  # 0.17 inserts a cast to 64 bits here
             elif t.ctx:
                 self.error("context cannot be used as a map key", e.loc)
+            elif t.kind is Kind.RECORD:
+                self.error(f"pybpftrace cannot use struct values as map keys yet ('{t.name}')",
+                           e.loc)
             elif t.kind is Kind.TUPLE:
                 self.error("tuple cannot be used as a map key. Try a multi-key associative array "
                            "instead (eg `@map[$1, $2] = ...)`.", e.loc)
@@ -810,7 +824,8 @@ class TypeChecker:
         if t.kind is Kind.PTR:
             inner = t.inner or NONE
             return Type(inner.kind, bits=inner.bits, signed=inner.signed, size=inner.size,
-                        fields=inner.fields, inner=inner.inner, name=inner.name, ctx=t.ctx)
+                        fields=inner.fields, inner=inner.inner, name=inner.name, ctx=t.ctx,
+                        btf_id=inner.btf_id)
         if t.kind is Kind.RECORD:
             self.error(f"Can not dereference struct/union of type '{t.name}'. It is not a pointer.",
                        loc)
@@ -820,8 +835,7 @@ class TypeChecker:
 
     def record_field(self, t: Type, e: ast.FieldAccess) -> Type:
         if not (t.ctx and t.name.startswith("struct _tracepoint_")):
-            self.error(f"Unknown struct/union: '{t.name}'", e.loc)
-            return NONE
+            return self.btf_field(t, e)
         found = NONE
         for p in (self.probe.expansions if self.probe else []):
             for f in self.tp_fields(_OneTracepoint(p)):
@@ -835,6 +849,39 @@ class TypeChecker:
                 self.error(f"Struct/union of type '{tracepoint_struct(p.target, p.func)}' does "
                            f"not contain a field named '{e.field}'", e.loc)
         return found
+
+    def btf(self):
+        """The kernel's BTF (asked for once, when first needed), or None."""
+        if not self._btf_asked:
+            self._btf_asked = True
+            self._btf = self._kernel_btf()
+        return self._btf
+
+    def btf_field(self, t: Type, e: ast.FieldAccess) -> Type:
+        """A member of a kernel struct/union, from BTF (0.17's Field of a Record)."""
+        b = self.btf()
+        tid = btftypes.record_id(b, t) if b is not None else None
+        if tid is None:
+            self.error(f"Unknown struct/union: '{t.name}'", e.loc)
+            return NONE
+        try:
+            ref = b.member(tid, e.field)
+        except Exception:
+            self.error(f"Struct/union of type '{t.name}' does not contain a field named "
+                       f"'{e.field}'", e.loc)
+            return NONE
+        ft = btftypes.to_type(b, ref.type)
+        if ft is None:
+            self.error(f"Field '{e.field}' of '{t.name}' has type '{b.type_name(ref.type)}', "
+                       "which pybpftrace does not support yet", e.loc)
+            return NONE
+        if ref.bitfield_size and ft.kind is not Kind.INT:
+            self.error(f"Bitfield '{e.field}' of '{t.name}' is not an integer", e.loc)
+            return NONE
+        e.btf_member = btftypes.MemberAccess(ref.bit_offset, ref.bitfield_size,
+                                             b.sizeof(ref.type))
+        e.addrspace = "kernel"
+        return ft
 
     def expr_ArrayAccess(self, e: ast.ArrayAccess) -> Type:
         t = self.expr(e.expr)
@@ -871,8 +918,10 @@ class TypeChecker:
         elif t.kind is Kind.NONE:
             self.error(f'Cannot cast from "{describe(t)}" type', e.loc)
         name = e.typename
-        base = name.replace("*", "").strip()
+        base = " ".join(name.replace("*", " ").split())
         stars = name.count("*")
+        if base.split()[0] in ("struct", "union"):
+            return self.cast_to_record(e, t, base, stars)
         if base in INT_TYPES:
             target = INT_TYPES[base]
             if stars:
@@ -890,6 +939,24 @@ class TypeChecker:
             return target
         self.error(f"Unknown struct/union: '{base}'", e.loc)
         return NONE
+
+    def cast_to_record(self, e: ast.Cast, t: Type, base: str, stars: int) -> Type:
+        """`(struct foo *)x`: a pointer to a kernel struct/union from BTF."""
+        rec = btftypes.record(self.btf(), base)
+        if rec is None:
+            self.error(f"Unknown struct/union: '{base}'", e.loc)
+            return NONE
+        if stars == 0:
+            self.error(f"Cannot cast to struct type \"{base}\"", e.loc)
+            return NONE
+        if t.kind not in (Kind.INT, Kind.PTR) and not t.ctx and t.kind is not Kind.NONE:
+            self.error(f'Casts are not supported for type: "{describe(t)}"', e.loc)
+        if isinstance(e.addrspace, str) and e.addrspace == "none":
+            e.addrspace = "kernel"
+        target = rec
+        for _ in range(stars):
+            target = Type(Kind.PTR, inner=target)
+        return target
 
     def expr_Tuple(self, e: ast.Tuple) -> Type:
         fields = []
@@ -1080,12 +1147,27 @@ class TypeChecker:
         if e.expr is not None:
             self.expr(e.expr)
         elif e.typename.replace(" ", "") not in INT_TYPES:
-            self.error(f"Unknown identifier: '{e.typename}'", e.loc)
+            base = " ".join(e.typename.split())
+            rec = btftypes.record(self.btf(), base) if "*" not in base else None
+            if rec is not None and rec.btf_id:
+                e.size = self.btf().sizeof(rec.btf_id)
+            else:
+                self.error(f"Unknown identifier: '{e.typename}'", e.loc)
         return UINT64
 
     def expr_Offsetof(self, e: ast.Offsetof) -> Type:
-        self.error(f"Unknown struct/union: '{e.typename}'", e.loc)
-        return NONE
+        base = " ".join(e.typename.split())
+        rec = btftypes.record(self.btf(), base) if "*" not in base else None
+        if rec is None or not rec.btf_id:
+            self.error(f"Unknown struct/union: '{e.typename}'", e.loc)
+            return NONE
+        try:
+            e.offset = self.btf().member(rec.btf_id, e.field).byte_offset
+        except Exception:
+            self.error(f"Struct/union of type '{base}' does not contain a field named "
+                       f"'{e.field}'", e.loc)
+            return NONE
+        return UINT64
 
     # ---- calls ------------------------------------------------------------
     def expr_Call(self, e: ast.Call) -> Type:
@@ -1372,7 +1454,10 @@ class TypeChecker:
         t = String(self.strlen)
         if self.check_varargs(e, 1, 2):
             arg = e.args[0]
-            if arg.type.kind not in (Kind.INT, Kind.PTR):
+            # Beyond 0.17: str() of a kernel struct's char array (`str($task->comm)`);
+            # 0.17 rejects str() of other strings, and so do we.
+            btf_chars = arg.type.kind is Kind.STRING and hasattr(arg, "btf_member")
+            if arg.type.kind not in (Kind.INT, Kind.PTR) and not btf_chars:
                 self.error(f"str() expects an integer or a pointer type as first argument "
                            f"({describe(arg.type)} provided)", e.loc)
             if self.has_pos_param:
