@@ -53,7 +53,6 @@ class ProgramContext:
     info: ProbeInfo | None                     # the concrete attach point, None if shared
     fields: dict[str, TracepointField] = field(default_factory=dict)
     user_pointers: bool = False                # syscall tracepoints pass user addresses
-    probe_ids: list[int] = field(default_factory=list)
 
 
 class LoopTargets:

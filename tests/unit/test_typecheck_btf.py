@@ -5,7 +5,7 @@ ones check the mapping against the running kernel's vmlinux BTF."""
 from __future__ import annotations
 
 import pytest
-from test_btf import INT_BOOL, INT_SIGNED, Builder, kernelish  # tests/unit/test_btf.py
+from test_btf import INT_BOOL, INT_SIGNED, kernelish  # tests/unit/test_btf.py
 
 from pybpftrace import driver
 from pybpftrace.codegen.emit import new_module, optimise
