@@ -80,7 +80,6 @@ class Session:
         self.attachments: list[attaching.Attachment] = []
         self.begin: list[Program] = []
         self.end: list[Program] = []
-        self.exit_code = 0
         self.stopping = False
         self.lost_reported = 0
         # printf ids -> compiled formatter (None: use the general one); text
@@ -118,14 +117,13 @@ class Session:
             try:
                 prog = Program.load(PROG_TYPES[unit.provider], unit.insns, name=unit.name)
             except VerifierError as e:
-                names = ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
-                raise SessionError(explain(e, names, self.opts.verbose).removeprefix("ERROR: ").rstrip())
+                raise SessionError(explain(e, _probe_names(unit), self.opts.verbose)
+                                   .removeprefix("ERROR: ").rstrip())
             self.programs.append(prog)
             unit.program = prog
             if self.opts.verbose:
                 info = prog.info()
-                names = ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
-                sys.stderr.write(f"\nProgram ID: {info.id} ({names})\n"
+                sys.stderr.write(f"\nProgram ID: {info.id} ({_probe_names(unit)})\n"
                                  f"  instructions: {len(unit.insns) // 8} generated, "
                                  f"{info.xlated_len // 8} after kernel rewrites, "
                                  f"{info.verified_insns} verified; {info.jited_len} bytes JITed\n")
@@ -174,7 +172,7 @@ class Session:
             signal.set_wakeup_fd(old_wakeup)
             os.close(rfd)
             os.close(wfd)
-        return self.exit_code
+        return 0
 
     def setup(self) -> None:
         """Everything up to and including BEGIN."""
@@ -339,6 +337,11 @@ class Session:
             p.close()
         for m in [*self.maps.values(), *self.internal_maps]:
             m.close()
+
+
+def _probe_names(unit: driver.ProgramUnit) -> str:
+    """The probes a program serves, for messages: the first three, then "..."."""
+    return ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
 
 
 def _uses_stacks(node) -> bool:
