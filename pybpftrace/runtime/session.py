@@ -204,6 +204,11 @@ class Session:
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
 
+    def stop(self) -> None:
+        """End the run as exit() would (safe from another thread: the event
+        loop looks at the flag at least every 200 ms)."""
+        self.stopping = True
+
     def drain(self) -> None:
         self.ringbuf.drain(self.on_event)
         self.flush_pending()
