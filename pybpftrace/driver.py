@@ -69,7 +69,8 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
         return kinfo.tracepoint_fields(first.target, first.func)
 
     checker = TypeChecker(diags, opts.params, opts.strlen, opts.unsafe, fields,
-                          getattr(kinfo, "kernel_btf", None))
+                          getattr(kinfo, "kernel_btf", None),
+                          getattr(kinfo, "raw_tracepoint_params", None))
     checker.run(program)
     diags.check()
     for name in sorted(checker.maps):
@@ -100,6 +101,9 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
             if probe.provider == "tracepoint":
                 ctx.fields = {f.name: f for f in kinfo.tracepoint_fields(first.target, first.func)}
                 ctx.user_pointers = first.target == "syscalls"
+            elif probe.provider == "rawtracepoint":
+                params = getattr(kinfo, "raw_tracepoint_params", lambda n: None)(first.func)
+                ctx.raw_args = {p.name: i for i, p in enumerate(params or [])}
             units.append(ProgramUnit(f"p{i}_{j}", probe.provider, group, ctx))
     return units
 

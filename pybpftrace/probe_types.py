@@ -6,8 +6,9 @@ functions below reproduce 0.17's attach-point parser (`split_attach_point`,
 `parse_attach_point`) and the attach-point part of its semantic analyser
 (`check_attach_point`), messages included, because users see those words.
 
-bpftrace 0.17 has no `fentry`/`fexit`/`rawtracepoint`; their names are invalid
-probe types there, so they are not in the table.
+bpftrace 0.17 has no `fentry`/`fexit`; their names are invalid probe types
+there, so they are not in the table.  `rawtracepoint` (alias `rt`) comes from
+later bpftrace versions (`rawtracepoint:[MODULE:]NAME`, typed `args` from BTF).
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ PROBE_KINDS: tuple[ProbeKind, ...] = (
     _kind("kfunc", ("f",), (1, 2), "requires 1 or 2 arguments", (ARGS,), supported=False, listed="kernel"),
     _kind("kretfunc", ("fr",), (1, 2), "requires 1 or 2 arguments", (ARGS, RETVAL), supported=False),
     _kind("iter", ("it",), (1, 2), "takes 2 arguments (1 optional)", listed="kernel"),
+    _kind("rawtracepoint", ("rt",), (1, 2), "requires 1 or 2 arguments", (ARGS, ARGN)),
 )
 
 _BY_NAME = {n: k for k in PROBE_KINDS for n in (k.name, *k.aliases)}
@@ -338,6 +340,9 @@ def parse_attach_point(raw: str, params: Sequence[str] = (), *, listing: bool = 
     elif name in ("kfunc", "kretfunc"):
         ap.func = parts[-1]
         ap.target = parts[0] if len(parts) == 2 else "*" if has_wildcard(ap.func) else ""
+    elif name == "rawtracepoint":
+        ap.func = parts[-1]
+        ap.target = parts[0] if len(parts) == 2 else ""
     elif name == "iter":
         ap.func = parts[0]
         if "*" in ap.func and not listing:
@@ -412,6 +417,8 @@ def check_attach_point(ap: AttachPointSpec, *, listing: bool = False, have_proce
             return ["kfunc/kretfunc not available for your kernel version."]
         if not ap.func:
             errs.append("kfunc should specify a function")
+    elif name == "rawtracepoint" and not ap.func:
+        errs.append("rawtracepoint probe must have a tracepoint name")
     elif name == "iter" and ap.func not in iters and (ap.func in ITERATORS or not listing):
         errs.append(f"iter {ap.func} not available for your kernel version.")
     return errs

@@ -53,6 +53,7 @@ class ProgramContext:
     info: ProbeInfo | None                     # the concrete attach point, None if shared
     fields: dict[str, TracepointField] = field(default_factory=dict)
     user_pointers: bool = False                # syscall tracepoints pass user addresses
+    raw_args: dict[str, int] = field(default_factory=dict)  # rawtracepoint: arg name -> index
 
 
 class LoopTargets:
@@ -302,6 +303,8 @@ class Lowerer:
             if self.ctx.info is not None:
                 return const(self.res.probes.index(self.ctx.info))
             return bb.helper(Helper.GET_ATTACH_COOKIE, [self.ctxptr])
+        if n.startswith("arg") and n[3:].isdigit() and self.ctx.provider == "rawtracepoint":
+            return self.bb.load(self.ctxptr, 8 * int(n[3:]))  # ctx is an array of u64
         if n == "args":  # the record itself: the context pointer
             return self.b.ptrtoint(self.ctxptr, I64)
         if n == "kstack":
@@ -314,8 +317,11 @@ class Lowerer:
 
     def stack(self, t: Type) -> ir.Value:
         user = t.kind is Kind.USTACK
+        # A raw tracepoint's kernel stack starts with 3 frames of the BPF
+        # trampoline (bpf_prog_*, bpf_trace_runN, __traceiter_*): skip them.
+        skip = 3 if self.ctx.provider == "rawtracepoint" else 0
         sid = self.bb.helper(Helper.GET_STACKID, [self.ctxptr, self.bb.map_fd(self.internal.stacks),
-                                                  const(BPF_F_USER_STACK if user else 0)])
+                                                  const(BPF_F_USER_STACK if user else skip)])
         if not user:
             return sid
         buf = self.bb.alloca(16, "ustack")
@@ -325,6 +331,9 @@ class Lowerer:
         return buf
 
     def expr_FieldAccess(self, e: ast.FieldAccess) -> ir.Value:
+        if isinstance(e.expr, ast.Builtin) and e.expr.name == "args" \
+                and self.ctx.provider == "rawtracepoint":
+            return self.raw_tracepoint_arg(self.ctx.raw_args[e.field], e.type)
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
             return self.tracepoint_field(self.ctx.fields[e.field], e.type)
         if getattr(e, "btf_member", None) is not None:
@@ -364,6 +373,15 @@ class Lowerer:
         width = t.bits if t.kind is Kind.INT else 64
         self.bb.probe_read(buf, min(m.size, width // 8) or 8, addr, False)
         return self.bb.load(buf, 0, width, t.signed)
+
+    def raw_tracepoint_arg(self, index: int, t: Type) -> ir.Value:
+        """Argument `index` of a raw tracepoint: the context's u64 number `index`,
+        cut to the width of its C type."""
+        v = self.bb.load(self.ctxptr, 8 * index)
+        if t.kind is Kind.INT and t.bits < 64:
+            narrow = self.b.trunc(v, ir.IntType(t.bits))
+            return self.b.sext(narrow, I64) if t.signed else self.b.zext(narrow, I64)
+        return v
 
     def tracepoint_field(self, f: TracepointField, t: Type) -> ir.Value:
         """A field of the tracepoint record (the context), shaped as `t`.

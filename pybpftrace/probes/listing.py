@@ -33,7 +33,9 @@ from pybpftrace.probe_types import (AttachPointError, AttachPointSpec, check_att
                                     expand_provider, has_wildcard, lex_attach_point,
                                     parse_attach_point, wildcard_match)
 from pybpftrace.bpf import features
+from pybpftrace import btf
 from pybpftrace.probes import tracefs
+from pybpftrace.probes.kernelinfo import KernelInfo, raw_tracepoint_params
 
 # The arguments `-lv` shows for 0.17's iterators (probe_types.ITERATORS).  0.17
 # lists these but rejects `iter:task` by name ("not available for your kernel
@@ -164,6 +166,8 @@ class _Listing:
             return _search(f"{ap.target}:{ap.ns or '*'}:{ap.func}", _for_binaries(ap.target, _usdt_probes))
         if name == "iter":
             return _search(ap.func, ITER_ARGS if os.path.exists(VMLINUX_BTF) else [])
+        if name == "rawtracepoint":
+            return KernelInfo().raw_tracepoints(ap.target, ap.func)
         if name in ("software", "hardware"):
             return [ap.target + ":"]
         if name in ("profile", "interval"):
@@ -192,6 +196,9 @@ class _Listing:
             return [f.decl for f in tracefs.tracepoint_format(*match.split(":", 1))]
         if name == "iter":
             return ITER_ARGS[match]
+        if name == "rawtracepoint":
+            b = btf.vmlinux()
+            return [f"{b.type_name(p.type)} {p.name}" for p in raw_tracepoint_params(match) or []]
         if name == "uprobe":
             path = match.rsplit(":", 1)[0]
             if path not in self.no_dwarf_warned and not _has_dwarf(path):

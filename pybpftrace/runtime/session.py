@@ -41,7 +41,8 @@ PENDING_LINES = 512
 STACK_DEPTH = 127
 PERF_COUNT_SW_CPU_CLOCK = 0
 PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
-              "tracepoint": ProgType.TRACEPOINT, "interval": ProgType.PERF_EVENT,
+              "tracepoint": ProgType.TRACEPOINT, "rawtracepoint": ProgType.RAW_TRACEPOINT,
+              "interval": ProgType.PERF_EVENT,
               "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT}
 
 
@@ -145,6 +146,8 @@ class Session:
         if kind == "tracepoint":
             return attaching.attach_tracepoint(prog, probe.target, probe.func,
                                                cookie=self.res.probes.index(probe))
+        if kind == "rawtracepoint":
+            return attaching.attach_raw_tracepoint(prog, probe.func)
         if kind in ("interval", "profile"):
             period, freq = (0, probe.freq) if probe.unit == "hz" else (probe.freq, 0)
             cpus = [0] if kind == "interval" else None

@@ -14,7 +14,7 @@ from pybpftrace.resources import ProbeInfo
 from pybpftrace.semantic.kinfo import KernelInfo
 
 # Kinds this version can attach; the others get a "not supported" error.
-ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software"}
+ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software", "rawtracepoint"}
 
 
 def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: KernelInfo,
@@ -80,6 +80,13 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
             what = "tracepoints" if pt.has_wildcard(spec.target + spec.func) else "tracepoint"
             diags.error(f"{what} not found: {spec.target}:{spec.func}", ap.loc)
         return [ProbeInfo(f"tracepoint:{c}:{n}", kind, c, n) for c, n in found]
+    if kind == "rawtracepoint":
+        lister = getattr(kinfo, "raw_tracepoints", None)
+        found = lister(spec.target, spec.func) if lister else []
+        if not found:
+            what = "raw tracepoints" if pt.has_wildcard(spec.func) else "raw tracepoint"
+            diags.error(f"{what} not found: {spec.func}", ap.loc)
+        return [ProbeInfo(f"rawtracepoint:{n}", kind, "", n) for n in found]
     if kind in ("interval", "profile"):
         period, freq = pt.timer_spec(spec.target, spec.freq)
         name = f"{kind}:{spec.target}:{spec.freq}"

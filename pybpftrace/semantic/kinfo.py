@@ -36,3 +36,10 @@ class KernelInfo(Protocol):
         """The kernel's BTF (a pybpftrace.btf.Btf: lookup, member, resolve, get,
         sizeof, type_name), or None when it has none.  Optional: a KernelInfo
         without this method knows no kernel structs."""
+
+    def raw_tracepoints(self, module: str, name: str) -> list[str]:
+        """Raw tracepoint names matching the glob `name`, sorted.  Optional."""
+
+    def raw_tracepoint_params(self, name: str):
+        """The typed arguments (btf Params: name, type id into kernel_btf())
+        of raw tracepoint `name`, or None.  Optional."""

@@ -144,7 +144,8 @@ def c_int(s: str) -> int | None:
 
 # 0.17's find_addrspace(): where a probe's arguments point.
 _ADDRSPACE = {
-    **dict.fromkeys(("kprobe", "kretprobe", "kfunc", "kretfunc", "tracepoint", "iter"), "kernel"),
+    **dict.fromkeys(("kprobe", "kretprobe", "kfunc", "kretfunc", "tracepoint", "iter",
+                     "rawtracepoint"), "kernel"),
     **dict.fromkeys(("uprobe", "uretprobe", "usdt"), "user"),
 }
 
@@ -203,6 +204,14 @@ def field_type(f: TracepointField) -> Type:
     return Int(bits, signed)
 
 
+def raw_tracepoint_struct(name: str) -> str:
+    return f"struct _rawtracepoint_{name}"
+
+
+def _is_raw_args(t: Type) -> bool:
+    return t.kind is Kind.RECORD and t.ctx and t.name.startswith("struct _rawtracepoint_")
+
+
 def tracepoint_struct(category: str, event: str) -> str:
     return f"struct _tracepoint_{category}_{event}"
 
@@ -227,8 +236,9 @@ class MapDecl:
 
 class TypeChecker:
     def __init__(self, diags: Diagnostics, params: list[str], strlen: int = 64,
-                 unsafe: bool = False, tp_fields=None, kernel_btf=None):
+                 unsafe: bool = False, tp_fields=None, kernel_btf=None, raw_params=None):
         self.diags = diags
+        self.raw_params = raw_params or (lambda name: None)  # KernelInfo.raw_tracepoint_params
         self._kernel_btf = kernel_btf or (lambda: None)  # KernelInfo.kernel_btf
         self._btf = None
         self._btf_asked = False
@@ -687,10 +697,10 @@ class TypeChecker:
             return t
         if name.startswith("arg") and len(name) == 4 and name[3].isdigit():
             for p in providers:
-                if p not in ("kprobe", "uprobe", "usdt"):
+                if p not in ("kprobe", "uprobe", "usdt", "rawtracepoint"):
                     self.error(f"The {name} builtin can only be used with 'kprobes', 'uprobes' "
                                "and 'usdt' probes", e.loc)
-            if int(name[3]) > MAX_ARG:
+            if int(name[3]) > MAX_ARG and "rawtracepoint" not in providers:
                 self.error(f"x86_64 doesn't support {name}", e.loc)
             return UINT64
         if name.startswith("sarg") and len(name) == 5 and name[4].isdigit():
@@ -702,6 +712,13 @@ class TypeChecker:
         if name == "cpid":
             self.error("cpid cannot be used without child command", e.loc)
             return Int(32, False)
+        if name == "args" and self.single_provider() == "rawtracepoint":
+            # Later bpftrace: `args` of a raw tracepoint is a record of its typed
+            # arguments (from BTF); each is one u64 of the context.
+            e.addrspace = "kernel"
+            first = self.probe.expansions[0] if self.probe and self.probe.expansions else None
+            return Type(Kind.RECORD, name=raw_tracepoint_struct(first.func if first else ""),
+                        ctx=True)
         if name == "args":
             t = NONE
             for ap in (self.probe.attach_points if self.probe else []):
@@ -789,7 +806,7 @@ class TypeChecker:
     def expr_FieldAccess(self, e: ast.FieldAccess) -> Type:
         t = self.expr(e.expr)
         e.addrspace = self.space(e.expr)
-        if e.arrow:
+        if e.arrow and not _is_raw_args(t):  # `args->x` and `args.x` are alike there
             t = self.dereference(t, e.loc)
         if t.kind is Kind.PTR:
             self.error(f"Can not access field '{e.field}' on type '{describe(t)}'. Try "
@@ -834,6 +851,8 @@ class TypeChecker:
         return NONE
 
     def record_field(self, t: Type, e: ast.FieldAccess) -> Type:
+        if _is_raw_args(t):
+            return self.raw_tracepoint_arg(e)
         if not (t.ctx and t.name.startswith("struct _tracepoint_")):
             return self.btf_field(t, e)
         found = NONE
@@ -848,6 +867,33 @@ class TypeChecker:
             else:
                 self.error(f"Struct/union of type '{tracepoint_struct(p.target, p.func)}' does "
                            f"not contain a field named '{e.field}'", e.loc)
+        return found
+
+    def raw_tracepoint_arg(self, e: ast.FieldAccess) -> Type:
+        """An argument of a raw tracepoint, typed from BTF (the first attach point's)."""
+        found = NONE
+        b = self.btf()
+        for p in (self.probe.expansions if self.probe else []):
+            params = self.raw_params(p.func) if b is not None else None
+            if params is None:
+                self.error(f"No BTF for the arguments of raw tracepoint {p.func}", e.loc)
+                return NONE
+            param = next((x for x in params if x.name == e.field), None)
+            if param is None:
+                self.error(f"Raw tracepoint {p.func} has no argument named '{e.field}'", e.loc)
+                return NONE
+            if found is NONE:
+                found = btftypes.to_type(b, param.type)
+                if found is None:
+                    self.error(f"Argument '{e.field}' of raw tracepoint {p.func} has type "
+                               f"'{b.type_name(param.type)}', which pybpftrace does not "
+                               "support yet", e.loc)
+                    return NONE
+                if found.kind not in (Kind.INT, Kind.PTR):
+                    self.error(f"Argument '{e.field}' of raw tracepoint {p.func} is not an "
+                               "integer or a pointer", e.loc)
+                    return NONE
+        e.addrspace = "kernel"
         return found
 
     def btf(self):

@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +34,12 @@ pytestmark = pytest.mark.kernel
 
 
 @pytest.fixture(scope="module")
-def tmp(tmp_path_factory):
-    return tmp_path_factory.mktemp("runtime")
+def tmp():
+    # A short directory: traced file names must fit str()'s 64 bytes, and
+    # pytest's own numbered directories grow (pytest-99 -> pytest-101).
+    d = Path(tempfile.mkdtemp(prefix="pbt-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _lines(run: dict) -> list[str]:

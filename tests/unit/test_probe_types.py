@@ -21,7 +21,7 @@ def test_resolve_provider(alias, name):
     assert resolve_provider(alias).name == name
 
 
-@pytest.mark.parametrize("name", ["fentry", "fexit", "rawtracepoint", "rt", "begin", "Tracepoint", "asdf"])
+@pytest.mark.parametrize("name", ["fentry", "fexit", "begin", "Tracepoint", "asdf"])
 def test_names_017_does_not_know(name):
     assert resolve_provider(name) is None
 
