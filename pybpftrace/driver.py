@@ -101,6 +101,8 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
             if probe.provider == "tracepoint":
                 ctx.fields = {f.name: f for f in kinfo.tracepoint_fields(first.target, first.func)}
                 ctx.user_pointers = first.target == "syscalls"
+            elif probe.provider in ("uprobe", "uretprobe"):
+                ctx.user_pointers = True
             elif probe.provider == "rawtracepoint":
                 params = getattr(kinfo, "raw_tracepoint_params", lambda n: None)(first.func)
                 ctx.raw_args = {p.name: i for i, p in enumerate(params or [])}

@@ -80,6 +80,7 @@ class ProbeInfo:
     freq: int = 0      # interval/profile period in ns or frequency in hz (see unit)
     unit: str = ""
     count: int = 0     # software/hardware sample period
+    offset: int = 0    # uprobe/uretprobe: file offset of the probed instruction in `target`
     program: int = -1  # index into Resources.programs
 
 

@@ -45,6 +45,11 @@ class InternalMaps:
     ncpus: int = 1
 
 
+# x86_64 struct pt_regs offsets: the argument registers (di, si, dx, cx, r8, r9) and ax.
+PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)
+PT_REGS_AX = 80
+
+
 @dataclass
 class ProgramContext:
     """What lowering needs to know about the program being generated."""
@@ -305,6 +310,11 @@ class Lowerer:
             return bb.helper(Helper.GET_ATTACH_COOKIE, [self.ctxptr])
         if n.startswith("arg") and n[3:].isdigit() and self.ctx.provider == "rawtracepoint":
             return self.bb.load(self.ctxptr, 8 * int(n[3:]))  # ctx is an array of u64
+        if self.ctx.provider in ("uprobe", "uretprobe"):  # ctx is struct pt_regs
+            if n.startswith("arg") and n[3:].isdigit():
+                return self.bb.load(self.ctxptr, PT_REGS_ARGS[int(n[3:])])
+            if n == "retval":
+                return self.bb.load(self.ctxptr, PT_REGS_AX)
         if n == "args":  # the record itself: the context pointer
             return self.b.ptrtoint(self.ctxptr, I64)
         if n == "kstack":

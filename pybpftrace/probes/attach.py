@@ -104,6 +104,43 @@ def attach_perf_event(prog: Program, type: int, config: int, sample_period: int 
     return attachment
 
 
+UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
+
+
+def _uprobe_retprobe_bit() -> int:
+    """The `config` bit that makes a uprobe PMU event a return probe ("config:0")."""
+    try:
+        with open(f"{UPROBE_PMU}/format/retprobe") as f:
+            return int(f.read().strip().split(":")[1].split("-")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def attach_uprobe(prog: Program, path: str, offset: int, retprobe: bool = False,
+                  pid: int = -1) -> Attachment:
+    """Run a KPROBE-type program at file offset `offset` of `path` through the
+    perf uprobe PMU (a return probe when `retprobe`).  One event on CPU 0
+    (pid -1) covers every process that maps the file."""
+    probe = f"{'uretprobe' if retprobe else 'uprobe'}:{path}:0x{offset:x}"
+    try:
+        with open(f"{UPROBE_PMU}/type") as f:
+            pmu = int(f.read())
+    except (OSError, ValueError) as e:
+        raise OSError(f"uprobes are not supported by this kernel (no uprobe PMU: {e})") from e
+    cpath = ctypes.create_string_buffer(path.encode())
+    attr = uapi.PerfEventAttr(type=pmu, config=(1 << _uprobe_retprobe_bit()) if retprobe else 0,
+                              config1=ctypes.addressof(cpath), config2=offset,
+                              sample_period=1, wakeup_events=1, flags=uapi.PERF_ATTR_DISABLED)
+    event = sys.perf_event_open(attr, pid, 0 if pid == -1 else -1, op=f"open {probe}")
+    del cpath
+    try:
+        link = _link_and_enable(prog, event, probe)
+    except BaseException:
+        os.close(event)
+        raise
+    return Attachment(probe, [link], [event], slow_close=True)
+
+
 def attach_raw_tracepoint(prog: Program, name: str) -> Attachment:
     """Run a RAW_TRACEPOINT program on the kernel tracepoint `name` (e.g. "sys_enter")."""
     cname = ctypes.create_string_buffer(name.encode())

@@ -43,7 +43,8 @@ PERF_COUNT_SW_CPU_CLOCK = 0
 PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
               "tracepoint": ProgType.TRACEPOINT, "rawtracepoint": ProgType.RAW_TRACEPOINT,
               "interval": ProgType.PERF_EVENT,
-              "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT}
+              "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT,
+              "uprobe": ProgType.KPROBE, "uretprobe": ProgType.KPROBE}
 
 
 class SessionError(Exception):
@@ -148,6 +149,9 @@ class Session:
                                                cookie=self.res.probes.index(probe))
         if kind == "rawtracepoint":
             return attaching.attach_raw_tracepoint(prog, probe.func)
+        if kind in ("uprobe", "uretprobe"):
+            return attaching.attach_uprobe(prog, probe.target, probe.offset,
+                                           retprobe=kind == "uretprobe")
         if kind in ("interval", "profile"):
             period, freq = (0, probe.freq) if probe.unit == "hz" else (probe.freq, 0)
             cpus = [0] if kind == "interval" else None

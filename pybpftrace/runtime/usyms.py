@@ -12,6 +12,8 @@ from functools import lru_cache
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
+from pybpftrace.semantic.elfsyms import vaddr_to_offset as _vaddr_to_offset
+
 
 class ElfSymbols:
     """Function symbols of one ELF file, addressed by file offset."""
@@ -44,13 +46,6 @@ class ElfSymbols:
         if size and offset >= start + size:
             return None
         return f"{name}+{offset - start}"
-
-
-def _vaddr_to_offset(loads, vaddr: int) -> int | None:
-    for seg in loads:
-        if seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_memsz"]:
-            return vaddr - seg["p_vaddr"] + seg["p_offset"]
-    return None
 
 
 @lru_cache(maxsize=64)

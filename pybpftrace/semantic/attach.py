@@ -6,6 +6,10 @@ naming the kernel feature when the kernel is what lacks it.
 """
 from __future__ import annotations
 
+import fnmatch
+import glob
+import os
+
 from pybpftrace import probe_types as pt
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang import ast
@@ -14,7 +18,8 @@ from pybpftrace.resources import ProbeInfo
 from pybpftrace.semantic.kinfo import KernelInfo
 
 # Kinds this version can attach; the others get a "not supported" error.
-ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software", "rawtracepoint"}
+ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software", "rawtracepoint",
+              "uprobe", "uretprobe"}
 
 
 def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: KernelInfo,
@@ -87,6 +92,8 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
             what = "raw tracepoints" if pt.has_wildcard(spec.func) else "raw tracepoint"
             diags.error(f"{what} not found: {spec.func}", ap.loc)
         return [ProbeInfo(f"rawtracepoint:{n}", kind, "", n) for n in found]
+    if kind in ("uprobe", "uretprobe"):
+        return _uprobes(spec, ap, diags)
     if kind in ("interval", "profile"):
         period, freq = pt.timer_spec(spec.target, spec.freq)
         name = f"{kind}:{spec.target}:{spec.freq}"
@@ -94,3 +101,54 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
     event = find_event(kind, spec.target)
     count = spec.freq or event.default_count
     return [ProbeInfo(f"{kind}:{event.name}:{count}", kind, event.name, count=count)]
+
+
+def _binaries(target: str) -> list[str]:
+    """Executables a uprobe target names: a path or glob, else a $PATH lookup (first hit)."""
+    if "/" in target:
+        candidates = sorted(glob.glob(target)) if pt.has_wildcard(target) else [target]
+    else:
+        candidates = [os.path.join(d, target) for d in os.environ.get("PATH", "").split(":") if d]
+    found = [p for p in candidates if os.path.isfile(p) and os.access(p, os.X_OK)]
+    return found if "/" in target else found[:1]
+
+
+def _uprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics) -> list[ProbeInfo]:
+    """uprobe/uretprobe on BINARY:function[+offset] or BINARY:address, resolved to file offsets."""
+    from elftools.common.exceptions import ELFError
+
+    from pybpftrace.semantic import elfsyms
+
+    kind = spec.kind.name
+    paths = _binaries(spec.target)
+    if not paths:
+        diags.error(f"uprobe target file '{spec.target}' does not exist or is not executable",
+                    ap.loc)
+        return []
+    out = []
+    for path in paths:
+        try:
+            if not spec.func:
+                off = elfsyms.address_offset(path, spec.address)
+                if off is None:
+                    diags.error(f"Could not resolve address: {path}:0x{spec.address:x}", ap.loc)
+                    continue
+                out.append(ProbeInfo(f"{kind}:{path}:{spec.address}", kind, path, "", offset=off))
+                continue
+            funcs = elfsyms.function_offsets(path)
+        except (OSError, ELFError) as e:
+            diags.error(f"uprobe target file '{path}' is not a readable ELF file: {e}", ap.loc)
+            continue
+        if pt.has_wildcard(spec.func):
+            names = sorted(n for n in funcs if fnmatch.fnmatchcase(n, spec.func))
+        else:
+            names = [spec.func] if spec.func in funcs else []
+        if not names and not pt.has_wildcard(spec.func):
+            diags.error(f"Could not resolve symbol: {path}:{spec.func}", ap.loc)
+        for name in names:
+            suffix = f"+{spec.offset}" if spec.offset else ""
+            out.append(ProbeInfo(f"{kind}:{path}:{name}{suffix}", kind, path, name,
+                                 offset=funcs[name] + spec.offset))
+    if not out and pt.has_wildcard(spec.func) and not diags.has_errors():
+        diags.error(f"uprobes not found: {spec.target}:{spec.func}", ap.loc)
+    return out

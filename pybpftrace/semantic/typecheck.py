@@ -691,7 +691,8 @@ class TypeChecker:
                 if p in ("kprobe", "kretprobe"):
                     t = Type(Kind.KSYM)
                 elif p in ("uprobe", "uretprobe"):
-                    t = Type(Kind.USYM)
+                    self.error("The func builtin is not supported in uprobes by pybpftrace yet",
+                               e.loc)
                 else:
                     self.error(f"The func builtin can not be used with '{p}' probes", e.loc)
             return t
@@ -708,6 +709,8 @@ class TypeChecker:
                 if p not in ("kprobe", "uprobe"):
                     self.error(f"The {name} builtin can only be used with 'kprobes' and 'uprobes' "
                                "probes", e.loc)
+                elif p == "uprobe":
+                    self.error(f"The {name} builtin is not supported by pybpftrace yet", e.loc)
             return UINT64
         if name == "cpid":
             self.error("cpid cannot be used without child command", e.loc)

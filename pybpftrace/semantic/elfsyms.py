@@ -1,0 +1,43 @@
+"""ELF symbol lookups for uprobe attach points: function name -> file offset.
+
+The uprobe PMU takes a file offset: symbol vaddr - PT_LOAD p_vaddr + p_offset.
+(runtime.usyms uses vaddr_to_offset for the reverse, symbolising addresses.)
+"""
+from __future__ import annotations
+
+from elftools.elf.elffile import ELFFile
+
+
+def vaddr_to_offset(loads, vaddr: int) -> int | None:
+    for seg in loads:
+        if seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_memsz"]:
+            return vaddr - seg["p_vaddr"] + seg["p_offset"]
+    return None
+
+
+def function_offsets(path: str) -> dict[str, int]:
+    """Function symbol name -> file offset (what the uprobe PMU takes) of one ELF file.
+    Raises OSError/ELFError when the file cannot be read as ELF."""
+    out: dict[str, int] = {}
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        for name in (".dynsym", ".symtab"):
+            table = elf.get_section_by_name(name)
+            if table is None:
+                continue
+            for sym in table.iter_symbols():
+                if sym["st_info"]["type"] not in ("STT_FUNC", "STT_GNU_IFUNC") \
+                        or not sym["st_value"] or not sym.name:
+                    continue
+                off = vaddr_to_offset(loads, sym["st_value"])
+                if off is not None:
+                    out[sym.name] = off
+    return out
+
+
+def address_offset(path: str, vaddr: int) -> int | None:
+    """The file offset of virtual address `vaddr` of one ELF file, or None."""
+    with open(path, "rb") as f:
+        loads = [s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_LOAD"]
+        return vaddr_to_offset(loads, vaddr)
