@@ -119,20 +119,7 @@ class Type:
         return 8
 
     def __str__(self) -> str:
-        k = self.kind
-        if k is Kind.INT:
-            return f"{'' if self.signed else 'u'}int{self.bits}"
-        if k is Kind.STRING:
-            return f"string[{self.size}]"
-        if k is Kind.BUFFER:
-            return f"buffer[{self.size}]"
-        if k is Kind.TUPLE:
-            return "(" + ",".join(str(f) for f in self.fields) + ")"
-        if k is Kind.PTR:
-            return f"{self.inner} *"
-        if k is Kind.AVG or k is Kind.STATS or k is Kind.SUM or k is Kind.MIN or k is Kind.MAX:
-            return f"{k.value}_t"
-        return k.value
+        return describe(self)
 
 
 @lru_cache(maxsize=None)

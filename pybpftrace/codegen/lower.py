@@ -39,7 +39,7 @@ def in_memory(t: Type) -> bool:
 class InternalMaps:
     """File descriptors of the maps every program may use besides the user's."""
     ringbuf: int
-    lost: int           # array[1] of u64 (not per-CPU): events the ring buffer refused
+    status: int         # array[1] of {u64 lost events, u64 exit requested} (not per-CPU)
     scratch: int        # per-CPU array[1] big enough for the largest record
     stacks: int = -1    # stack trace map
     ncpus: int = 1
@@ -871,7 +871,7 @@ class Lowerer:
         with self.b.if_then(self.b.icmp_unsigned("!=", rc, const(0))):
             # The counter is the value of a one-element array map, addressed
             # directly (no lookup call) and bumped with an atomic add.
-            counter = self.b.inttoptr(self.bb.map_value(self.internal.lost), I64.as_pointer())
+            counter = self.b.inttoptr(self.bb.map_value(self.internal.status), I64.as_pointer())
             self.b.atomic_rmw("add", counter, const(1), "monotonic")
 
     def record(self, action: int, args: list[ast.Expr], layout: Type | None) -> None:
@@ -916,7 +916,7 @@ class Lowerer:
         self.record(Action.EXIT, [], None)
         # Also raise the exit flag beside the lost counter: a full ring buffer
         # may drop the EXIT record, and exit() must still end the run.
-        flag = self.b.add(self.bb.map_value(self.internal.lost), const(EXIT_FLAG_OFFSET))
+        flag = self.b.add(self.bb.map_value(self.internal.status), const(EXIT_FLAG_OFFSET))
         self.b.store(const(1), self.b.inttoptr(flag, I64.as_pointer()))
         return const(0)
 

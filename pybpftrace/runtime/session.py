@@ -100,13 +100,13 @@ class Session:
         self.ringbuf_size = ringbuf_size(self.opts.ringbuf_pages)
         self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, self.ringbuf_size, "events")
         # One u64 of events the ring buffer refused, one u64 "exit() was called".
-        self.lost_map = self._internal(MapType.ARRAY, 4, 16, 1, "status")
+        self.status_map = self._internal(MapType.ARRAY, 4, 16, 1, "status")
         scratch = self._internal(MapType.PERCPU_ARRAY, 4, 16 + JOIN_MAX_ARGS * self.res.strlen, 1,
                                  "scratch")
         self.stack_map = None
         if any(_uses_stacks(p) for p in self.analysed.program.probes):
             self.stack_map = self._internal(MapType.STACK_TRACE, 4, 8 * STACK_DEPTH, 4096, "stacks")
-        return InternalMaps(self.ringbuf_map.fd, self.lost_map.fd, scratch.fd,
+        return InternalMaps(self.ringbuf_map.fd, self.status_map.fd, scratch.fd,
                             self.stack_map.fd if self.stack_map else -1, len(possible_cpus()))
 
     def _internal(self, map_type, key_size, value_size, max_entries, name) -> Map:
@@ -241,7 +241,7 @@ class Session:
 
     def check_lost(self) -> None:
         """Report newly lost events; stop if exit() ran but its event was lost."""
-        value = self.lost_map.lookup(bytes(4))
+        value = self.status_map.lookup(bytes(4))
         total = int.from_bytes(value[:8], "little")
         if int.from_bytes(value[EXIT_FLAG_OFFSET:EXIT_FLAG_OFFSET + 8], "little"):
             self.stopping = True

@@ -8,6 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mangle  # tests/unit/mangle.py
+
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang.parser import parse
 from pybpftrace.lang.printer import dump
@@ -47,25 +49,13 @@ def check(source: str) -> None:
     diags.render()
 
 
-edit = st.tuples(
-    st.sampled_from(["delete", "insert", "substitute"]),
-    st.floats(min_value=0, max_value=1, exclude_max=True),
-    st.integers(min_value=1, max_value=6),
-    st.sampled_from(FRAGMENTS),
-)
+edit = mangle.edits(FRAGMENTS, 6)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(BASE_PROGRAMS), st.lists(edit, min_size=1, max_size=6))
 def test_mangled_programs_never_raise(program, edits):
-    for kind, where, count, frag in edits:
-        i = int(where * (len(program) + 1))
-        if kind == "delete":
-            program = program[:i] + program[i + count:]
-        elif kind == "insert":
-            program = program[:i] + frag * count + program[i:]
-        else:
-            program = program[:i] + frag + program[i + 1:]
+    program = mangle.apply(program, edits)
     check(program)
 
 

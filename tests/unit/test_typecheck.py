@@ -15,6 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mangle  # tests/unit/mangle.py
+
 from pybpftrace import driver
 from pybpftrace.codegen.emit import new_module, optimise
 from pybpftrace.codegen.lower import InternalMaps, Lowerer
@@ -93,7 +95,7 @@ def lower(source: str, params=(), unsafe: bool = True) -> str | None:
     analysed.diags.render()
     units = driver.program_units(analysed, KERNEL)
     module = new_module()
-    internal = InternalMaps(ringbuf=3, lost=4, scratch=5, stacks=6, ncpus=2)
+    internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=6, ncpus=2)
     for unit in units:
         Lowerer(module, unit.name, unit.ctx, analysed.resources, internal, {}, 0,
                 list(params)).generate()
@@ -967,12 +969,7 @@ def test_valid_programs_lower_to_verified_ir(src):
     assert lower(src, ["x", "y", "3"]) is not None, diagnostics(src, ["x", "y", "3"], True)
 
 
-edit = st.tuples(
-    st.sampled_from(["delete", "insert", "substitute"]),
-    st.floats(min_value=0, max_value=1, exclude_max=True),
-    st.integers(min_value=1, max_value=4),
-    st.sampled_from(FRAGMENTS),
-)
+edit = mangle.edits(FRAGMENTS, 4)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -980,14 +977,7 @@ edit = st.tuples(
        st.lists(st.sampled_from(["1", "abc", "", "0x10", "-2"]), max_size=3), st.booleans())
 def test_mangled_programs_never_raise(program, edits, params, unsafe):
     """Errors come back as diagnostics; a program that type checks lowers to valid IR."""
-    for kind, where, count, frag in edits:
-        i = int(where * (len(program) + 1))
-        if kind == "delete":
-            program = program[:i] + program[i + count:]
-        elif kind == "insert":
-            program = program[:i] + frag * count + program[i:]
-        else:
-            program = program[:i] + frag + program[i + 1:]
+    program = mangle.apply(program, edits)
     lower(program, params, unsafe)
 
 

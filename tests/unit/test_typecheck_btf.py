@@ -69,7 +69,7 @@ def lower(kb, src) -> str:
     kernel = FakeKernel(kb[0])
     analysed = driver.analyse(src, "stdin", kernel, driver.Options())
     module = new_module()
-    internal = InternalMaps(ringbuf=3, lost=4, scratch=5, stacks=6, ncpus=2)
+    internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=6, ncpus=2)
     for unit in driver.program_units(analysed, kernel):
         Lowerer(module, unit.name, unit.ctx, analysed.resources, internal, {}, 0, []).generate()
     return str(optimise(module))
