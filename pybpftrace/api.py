@@ -79,16 +79,19 @@ class _Collector(Output):
 
 
 def run(source: str, *params: str, duration: float | None = None, unsafe: bool = False,
-        strlen: int = 64, max_map_keys: int = 4096) -> Result:
+        strlen: int = 64, max_map_keys: int = 4096, include_dirs=(), includes=()) -> Result:
     """Compile and run `source` until it calls exit() or `duration` seconds pass.
 
-    Raises diag.DiagnosticError (its str() is bpftrace's error text) for a bad
-    program, and OSError subclasses when the kernel refuses something.  Must be
-    called from the main thread (the run handles SIGINT/SIGTERM like the CLI).
+    `include_dirs` and `includes` are the CLI's -I DIR and --include FILE, for
+    the program's `#include`s.  Raises diag.DiagnosticError (its str() is
+    bpftrace's error text) for a bad program, and OSError subclasses when the
+    kernel refuses something.  Must be called from the main thread (the run
+    handles SIGINT/SIGTERM like the CLI).
     """
     kinfo = KernelInfo()
     opts = driver.Options(strlen=strlen, max_map_keys=max_map_keys, unsafe=unsafe,
-                          params=list(params))
+                          params=list(params), include_dirs=list(include_dirs),
+                          includes=list(includes))
     analysed = driver.analyse(source, "stdin", kinfo, opts)
     result = Result()
     session = Session(analysed, kinfo, _Collector(result), opts.params, RunOptions())

@@ -30,6 +30,8 @@ OPTIONS:
     -o file        redirect bpftrace output to file
     -e 'program'   execute this program
     -h, --help     show this help message
+    -I DIR         add the directory to the include search path
+    --include FILE add an #include file before preprocessing
     -l [search]    list probes
     --unsafe       allow unsafe builtin functions
     -q             keep messages quiet
@@ -65,6 +67,8 @@ class Args:
         self.program: str | None = None
         self.filename = "stdin"
         self.params: list[str] = []
+        self.include_dirs: list[str] = []
+        self.includes: list[str] = []
         self.list = False
         self.list_pattern: str | None = None
         self.verbose = False
@@ -100,6 +104,14 @@ def parse_args(argv: list[str]) -> Args:
             break
         elif arg == "-e":
             a.program = value(arg)
+        elif arg == "-I":
+            a.include_dirs.append(value(arg))
+        elif arg.startswith("-I"):
+            a.include_dirs.append(arg[2:])
+        elif arg == "--include":
+            a.includes.append(value(arg))
+        elif arg.startswith("--include="):
+            a.includes.append(arg[len("--include="):])
         elif arg in ("-l", "--list"):
             a.list = True
         elif arg == "-lv":
@@ -224,6 +236,8 @@ def run(source: str, filename: str, args: Args) -> int:
         unsafe=args.unsafe,
         params=args.params,
         dry_run=args.debug,
+        include_dirs=args.include_dirs,
+        includes=args.includes,
     )
     if opts.strlen > 200:
         raise UsageError("'BPFTRACE_STRLEN' must be <= 200")
@@ -262,6 +276,7 @@ def _dump_ast(stage: str, program) -> None:
 
 def _execute(analysed, kinfo, args: Args, opts) -> int:
     from pybpftrace.bpf.sys import BpfError
+    from pybpftrace.diag import DiagnosticError
     from pybpftrace.output.json import JsonOutput
     from pybpftrace.output.text import TextOutput
     from pybpftrace.runtime.session import RunOptions, Session, SessionError
@@ -284,6 +299,9 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
     session = Session(analysed, kinfo, out, opts.params, run_opts)
     try:
         return session.run()
+    except DiagnosticError as e:  # located at an attach point the kernel cannot attach
+        sys.stderr.write(str(e))
+        return 1
     except (BpfError, SessionError, OSError) as e:
         sys.stderr.write(f"ERROR: {e}\n")
         return 1

@@ -14,6 +14,7 @@ from pybpftrace.codegen.emit import emit, new_module
 from pybpftrace.codegen.lower import InternalMaps, Lowerer, ProgramContext
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang import ast
+from pybpftrace.lang.lexer import c_preamble
 from pybpftrace.lang.parser import parse
 from pybpftrace.resources import MapInfo, ProbeInfo, Resources
 from pybpftrace.semantic.attach import resolve_attach_points
@@ -28,6 +29,8 @@ class Options:
     unsafe: bool = False
     params: list[str] = field(default_factory=list)
     dry_run: bool = False
+    include_dirs: list[str] = field(default_factory=list)   # -I DIR
+    includes: list[str] = field(default_factory=list)       # --include FILE
 
 
 @dataclass
@@ -54,7 +57,10 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
     `on_parsed(program)` sees the AST before semantic analysis (for -d).
     """
     diags = Diagnostics(source, filename)
-    program = parse(source, diags)
+    macros = cdefs = None
+    if opts.includes or c_preamble(source):
+        macros, cdefs = _c_definitions(source, filename, kinfo, opts, diags)
+    program = parse(source, diags, macros)
     diags.check()
     if on_parsed is not None:
         on_parsed(program)
@@ -70,7 +76,8 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
 
     checker = TypeChecker(diags, opts.params, opts.strlen, opts.unsafe, fields,
                           getattr(kinfo, "kernel_btf", None),
-                          getattr(kinfo, "raw_tracepoint_params", None))
+                          getattr(kinfo, "raw_tracepoint_params", None), kinfo=kinfo,
+                          cdefs=cdefs)
     checker.run(program)
     diags.check()
     for name in sorted(checker.maps):
@@ -79,8 +86,28 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
     return Analysed(program, res, diags)
 
 
+def _c_definitions(source: str, filename: str, kinfo: KernelInfo, opts: Options,
+                   diags: Diagnostics):
+    """bpftrace's clang pass: preprocess the C definitions before the first
+    probe (with -I and --include) and read their types.  Returns the macros
+    for the parser (lang.preprocess.Macros) and the semantic.cdefs.CDefs."""
+    # Imported here: pcpp and pycparser cost start-up time that scripts
+    # without C definitions should not pay.
+    from pybpftrace.lang.preprocess import preprocess
+    from pybpftrace.semantic.cdefs import parse_cdefs
+
+    btf = getattr(kinfo, "kernel_btf", lambda: None)()
+    pre = preprocess(source, filename, diags, opts.include_dirs, opts.includes,
+                     have_btf=btf is not None)
+    diags.check()
+    cdefs = parse_cdefs(pre.text, filename, diags, btf)
+    diags.check()
+    return pre.macros, cdefs
+
+
 def _uses(node: ast.Node, names: set[str]) -> bool:
-    if isinstance(node, ast.Builtin) and node.name in names:
+    """Does the subtree use one of these builtins or functions?"""
+    if isinstance(node, (ast.Builtin, ast.Call)) and node.name in names:
         return True
     return any(_uses(c, names) for c in ast.children(node))
 
@@ -89,11 +116,21 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     """Split probes into programs: one per probe, or one per concrete attach point
     when the body depends on the attach point's record layout (`args`).  A
     shared tracepoint program learns which probe fired from its attach cookie;
-    other kinds get one program per attach point when they use `probe`."""
+    other kinds get one program per attach point when they use `probe`, and
+    uprobes when they use uaddr() (its value depends on the probed binary).
+    BPF trampoline programs (fentry/fexit, and raw tracepoints loaded as
+    tp_btf) are loaded for one kernel function or tracepoint each."""
     units = []
+    typed_raw = getattr(kinfo, "typed_raw_tracepoint", lambda name: False)
+
+    def tracing(probe: ProbeInfo) -> bool:
+        return probe.provider in ("kfunc", "kretfunc") or (
+            probe.provider == "rawtracepoint" and typed_raw(probe.func))
+
     for i, probe in enumerate(analysed.program.probes):
         uses_probe = _uses(probe, {"probe"}) and probe.provider != "tracepoint"
-        specific = len(probe.expansions) > 1 and (_uses(probe, {"args"}) or uses_probe)
+        specific = any(tracing(p) for p in probe.expansions) or (
+            len(probe.expansions) > 1 and (_uses(probe, {"args", "uaddr"}) or uses_probe))
         groups = [[p] for p in probe.expansions] if specific else [probe.expansions]
         for j, group in enumerate(groups):
             first = group[0]
@@ -106,6 +143,11 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
             elif probe.provider == "rawtracepoint":
                 params = getattr(kinfo, "raw_tracepoint_params", lambda n: None)(first.func)
                 ctx.raw_args = {p.name: i for i, p in enumerate(params or [])}
+            elif probe.provider in ("kfunc", "kretfunc"):
+                proto = kinfo.btf_function_proto(first.target, first.func)
+                ctx.raw_args = {p.name: i for i, p in enumerate(proto.params)}
+                ctx.retval_slot = len(proto.params)
+            ctx.tracing = len(group) == 1 and tracing(first)
             units.append(ProgramUnit(f"p{i}_{j}", probe.provider, group, ctx))
     return units
 

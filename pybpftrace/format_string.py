@@ -15,7 +15,7 @@ from pybpftrace.types import Kind, Type
 TOKEN = re.compile(r"%-?[0-9]*(?:\.[0-9]+)?(rx|r|s|c|(?:hh|h|ll|l|j|z|t)?[duoxXp])")
 
 _STRINGISH = {Kind.STRING, Kind.KSYM, Kind.USYM, Kind.PROBE, Kind.USERNAME, Kind.KSTACK,
-              Kind.USTACK, Kind.INET, Kind.TIMESTAMP, Kind.CGROUP_PATH}
+              Kind.USTACK, Kind.INET, Kind.TIMESTAMP, Kind.CGROUP_PATH, Kind.MAC_ADDRESS}
 
 
 def _type_name(t: Type) -> str:

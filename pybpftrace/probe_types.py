@@ -6,9 +6,11 @@ functions below reproduce 0.17's attach-point parser (`split_attach_point`,
 `parse_attach_point`) and the attach-point part of its semantic analyser
 (`check_attach_point`), messages included, because users see those words.
 
-bpftrace 0.17 has no `fentry`/`fexit`; their names are invalid probe types
-there, so they are not in the table.  `rawtracepoint` (alias `rt`) comes from
-later bpftrace versions (`rawtracepoint:[MODULE:]NAME`, typed `args` from BTF).
+`fentry`/`fexit` are later bpftrace's names for 0.17's `kfunc`/`kretfunc`:
+both spellings (and `f`/`fr`) are accepted, and the kinds keep 0.17's names,
+which is what `probe`, `-l` and 0.17's messages print.  `rawtracepoint`
+(alias `rt`) comes from later bpftrace versions too (`rawtracepoint:[MODULE:]NAME`,
+typed `args` from BTF).
 """
 from __future__ import annotations
 
@@ -42,14 +44,17 @@ def _kind(name, aliases, parts, rule, builtins=(), **kw) -> ProbeKind:
     return ProbeKind(name, aliases, parts, rule, frozenset(builtins), **kw)
 
 
-# "supported" follows /work/shared/research/kernel-capabilities.md: kprobes,
-# fentry (kfunc) and hardware counters cannot work on the kernels we target.
+# "supported" follows /work/shared/research/kernel-capabilities.md: hardware
+# counters cannot work on the kernels we target.  fentry (kfunc) is compiled
+# everywhere and refused, after codegen, by kernels without BPF trampolines.  kprobes
+# are attached wherever the kernel has them (`kprobe:[MODULE:]FUNC[+OFFSET]`,
+# the module part from newer bpftrace).
 PROBE_KINDS: tuple[ProbeKind, ...] = (
     _kind("BEGIN", (), (0,), "requires 0 arguments"),
     _kind("END", (), (0,), "requires 0 arguments"),
-    _kind("kprobe", ("k",), (1,), "requires 1 argument", (ARGN, SARGN, FUNC),
-          supported=False, listed="kernel"),
-    _kind("kretprobe", ("kr",), (1,), "requires 1 argument", (RETVAL, FUNC), supported=False),
+    _kind("kprobe", ("k",), (1, 2), "requires 1 or 2 arguments", (ARGN, SARGN, FUNC),
+          listed="kernel"),
+    _kind("kretprobe", ("kr",), (1, 2), "requires 1 or 2 arguments", (RETVAL, FUNC)),
     _kind("uprobe", ("u",), (2,), "requires 2 arguments", (ARGS, ARGN, SARGN, FUNC), listed="user"),
     _kind("uretprobe", ("ur",), (2,), "requires 2 arguments", (RETVAL, FUNC)),
     _kind("usdt", ("U",), (2, 3), "requires 2 or 3 arguments", (ARGN,), listed="user"),
@@ -60,8 +65,9 @@ PROBE_KINDS: tuple[ProbeKind, ...] = (
     _kind("hardware", ("h",), (1, 2), "requires 1 or 2 arguments", supported=False, listed="kernel"),
     _kind("watchpoint", ("w",), (3,), "requires 3 arguments"),
     _kind("asyncwatchpoint", ("aw",), (3,), "requires 3 arguments", supported=False),
-    _kind("kfunc", ("f",), (1, 2), "requires 1 or 2 arguments", (ARGS,), supported=False, listed="kernel"),
-    _kind("kretfunc", ("fr",), (1, 2), "requires 1 or 2 arguments", (ARGS, RETVAL), supported=False),
+    _kind("kfunc", ("f", "fentry"), (1, 2), "requires 1 or 2 arguments", (ARGS, FUNC),
+          listed="kernel"),
+    _kind("kretfunc", ("fr", "fexit"), (1, 2), "requires 1 or 2 arguments", (ARGS, RETVAL, FUNC)),
     _kind("iter", ("it",), (1, 2), "takes 2 arguments (1 optional)", listed="kernel"),
     _kind("rawtracepoint", ("rt",), (1, 2), "requires 1 or 2 arguments", (ARGS, ARGN)),
 )
@@ -308,7 +314,8 @@ def parse_attach_point(raw: str, params: Sequence[str] = (), *, listing: bool = 
     ap = AttachPointSpec(kind, ignore_invalid=ignore_invalid)
     name = kind.name
     if name in ("kprobe", "kretprobe"):
-        ap.func = parts[0]
+        ap.func = parts[-1]
+        ap.target = parts[0] if len(parts) == 2 else ""  # the module (newer bpftrace)
         if "+" in ap.func:
             ap.func, ap.offset = _split_offset(ap.func, name == "kprobe")
     elif name in ("uprobe", "uretprobe"):
@@ -380,12 +387,14 @@ MAX_ARG = 5  # x86_64 passes arg0..arg5 in registers
 
 
 def check_attach_point(ap: AttachPointSpec, *, listing: bool = False, have_process: bool = False,
-                       kfunc_available: bool = False, iters: Collection[str] = ()) -> list[str]:
+                       iters: Collection[str] = ()) -> list[str]:
     """0.17's semantic errors for one attach point, in its order (after parsing).
 
     What needs the file system (uprobe/usdt binaries) or BTF (iterators, kfunc)
     is left to the caller or passed in: `have_process` is -p/-c given,
-    `iters` the iterator names the kernel can run.
+    `iters` the iterator names the kernel can run.  0.17 also rejects kfunc
+    here when the kernel lacks it; we compile such probes and say so when
+    loading them (runtime.session), so their code is still checked.
     """
     errs: list[str] = []
     name, t = ap.kind.name, ap.target
@@ -412,11 +421,8 @@ def check_attach_point(ap: AttachPointSpec, *, listing: bool = False, have_proce
         errs += _check_perf_event(ap, listing)
     elif name in ("watchpoint", "asyncwatchpoint"):
         errs += _check_watchpoint(ap, have_process)
-    elif name in ("kfunc", "kretfunc"):
-        if not kfunc_available:
-            return ["kfunc/kretfunc not available for your kernel version."]
-        if not ap.func:
-            errs.append("kfunc should specify a function")
+    elif name in ("kfunc", "kretfunc") and not ap.func:
+        errs.append("kfunc should specify a function")
     elif name == "rawtracepoint" and not ap.func:
         errs.append("rawtracepoint probe must have a tracepoint name")
     elif name == "iter" and ap.func not in iters and (ap.func in ITERATORS or not listing):

@@ -92,6 +92,8 @@ class Resources:
     cats: list[FormatInfo] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)      # separators, by join id
+    strftimes: list[str] = field(default_factory=list)  # strftime() formats, by call id
+    cgroup_paths: list[str] = field(default_factory=list)  # cgroup_path() filters, by call id
     print_values: list[Type] = field(default_factory=list)
     probes: list[ProbeInfo] = field(default_factory=list)
     strlen: int = 64

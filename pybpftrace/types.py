@@ -8,9 +8,10 @@ runtime decodes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 
 class Kind(Enum):
@@ -29,7 +30,8 @@ class Kind(Enum):
     PROBE = "probe"        # probe id, printed as the probe name
     TIMESTAMP = "timestamp"
     CGROUP_PATH = "cgroup_path"
-    RECORD = "record"      # a C struct (only tracepoint `args` records in the core)
+    MAC_ADDRESS = "mac_address"  # macaddr(): 6 bytes
+    RECORD = "record"      # a C struct or union (kernel BTF, tracepoint `args`, script structs)
     ARRAY = "array"        # `inner`[size], e.g. pton()'s uint8[4]
     STACK_MODE = "stack mode"  # the `bpftrace` / `perf` argument of kstack()/ustack()
     # map value kinds of aggregation functions
@@ -51,7 +53,7 @@ class Type:
     kind: Kind
     bits: int = 64              # INT, and the integer inside SUM/MIN/MAX/AVG/STATS
     signed: bool = False
-    size: int = 0               # STRING / BUFFER capacity in bytes
+    size: int = 0               # STRING / BUFFER capacity in bytes; RECORD: sizeof
     fields: tuple["Type", ...] = ()   # TUPLE elements
     inner: "Type | None" = None       # PTR target
     stack_mode: str = "bpftrace"      # KSTACK / USTACK print mode
@@ -61,6 +63,9 @@ class Type:
     name: str = ""              # RECORD: "struct _tracepoint_syscalls_sys_enter_read"
     ctx: bool = False           # a pointer into the probe context (tracepoint `args`)
     btf_id: int = 0             # RECORD: the kernel BTF type id of a struct/union (0: none)
+    # RECORD: the members, when the record's value is stored or printed (empty
+    # while it is only navigated).  Derived from name/btf_id, so not compared.
+    members: tuple["Member", ...] = field(default=(), compare=False)
 
     # ---- predicates -------------------------------------------------------
     @property
@@ -96,12 +101,18 @@ class Type:
             return tuple_layout(self)[1]
         if k is Kind.INET:
             return 24  # u64 af, 16 bytes address
-        if k is Kind.USTACK:
-            return 16  # u64 stack id, u64 pid (user stacks are symbolised per process)
+        if k is Kind.USTACK or k is Kind.USYM:
+            return 16  # u64 stack id or address, u64 pid (user symbols are per process)
+        if k is Kind.TIMESTAMP or k is Kind.CGROUP_PATH:
+            return 16  # u64 strftime()/cgroup_path() call id, u64 nsecs / cgroup id
+        if k is Kind.MAC_ADDRESS:
+            return 6
         if k is Kind.AVG or k is Kind.STATS:
             return 16  # count, total
         if k is Kind.ARRAY:
             return self.size * (self.inner.byte_size if self.inner is not None else 1)
+        if k is Kind.RECORD:
+            return self.size
         if k is Kind.NONE:
             return 0
         return 8
@@ -110,16 +121,31 @@ class Type:
     def align(self) -> int:
         if self.kind is Kind.INT:
             return self.bits // 8
-        if self.kind is Kind.STRING:
+        if self.kind is Kind.STRING or self.kind is Kind.MAC_ADDRESS:
             return 1
         if self.kind is Kind.TUPLE:
             return max((f.align for f in self.fields), default=1)
         if self.kind is Kind.ARRAY:
             return self.inner.align if self.inner is not None else 1
+        if self.kind is Kind.RECORD:  # BTF has no alignment: the largest power of 2 in the size
+            return min(self.size & -self.size, 8) if self.size else 1
         return 8
 
     def __str__(self) -> str:
         return describe(self)
+
+
+class Member(NamedTuple):
+    """A member of a record value: where its bytes are and how to read them.
+
+    `offset` is in bytes from the start of the record.  A bitfield has `bits`
+    > 0: its value is the `bits` bits starting `bit_offset` (0-7) bits into
+    the little-endian bytes at `offset`."""
+    name: str
+    type: Type
+    offset: int
+    bit_offset: int = 0
+    bits: int = 0
 
 
 @lru_cache(maxsize=None)

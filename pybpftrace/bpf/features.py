@@ -259,12 +259,26 @@ def btf_func_id(name: str) -> int:
 
 # ---- probe types ---------------------------------------------------------------
 
-@_probe
+@functools.cache
+def kprobe_attach_method() -> str | None:
+    """How this kernel attaches kprobes, best first: "pmu" (perf's kprobe PMU,
+    4.17+), "legacy" (an event written to tracefs kprobe_events), or None when
+    it has neither (no CONFIG_KPROBES, as on this VM, where the KPROBE program
+    type still loads because uprobes use it).  This is the one place callers ask
+    "can kprobes work here?": a kernel without them may still trace functions
+    another way (fentry), which is the caller's choice, not this probe's."""
+    if not have_prog_type(ProgType.KPROBE):
+        return None
+    if os.path.isfile(os.path.join(KPROBE_PMU, "type")):
+        return "pmu"
+    if any(os.path.exists(os.path.join(d, "kprobe_events")) for d in TRACEFS_DIRS):
+        return "legacy"
+    return None
+
+
 def have_kprobe() -> bool:
-    """kprobes need CONFIG_KPROBES: a kprobe PMU or tracefs kprobe_events (this
-    VM has neither, though the KPROBE program type, used for uprobes, loads)."""
-    events = any(os.path.exists(os.path.join(d, "kprobe_events")) for d in TRACEFS_DIRS)
-    return (os.path.isdir(KPROBE_PMU) or events) and have_prog_type(ProgType.KPROBE)
+    """kprobes need CONFIG_KPROBES: a kprobe PMU or tracefs kprobe_events."""
+    return kprobe_attach_method() is not None
 
 
 @_probe
@@ -297,15 +311,6 @@ def have_tp_btf() -> bool:
                                                            "btf_trace_sched_switch"))
 
 
-class _KprobeMultiAttr(ctypes.Structure):
-    """LINK_CREATE with the kprobe_multi member of its trailing union."""
-
-    _fields_ = [("prog_fd", uapi.c_u32), ("target_fd", uapi.c_u32),
-                ("attach_type", uapi.c_u32), ("flags", uapi.c_u32),
-                ("kp_flags", uapi.c_u32), ("cnt", uapi.c_u32),
-                ("syms", uapi.c_u64), ("addrs", uapi.c_u64), ("cookies", uapi.c_u64)]
-
-
 @_probe
 def have_kprobe_multi() -> bool:
     """LINK_CREATE(kprobe_multi) on a symbol that does not exist: a kernel that
@@ -314,8 +319,8 @@ def have_kprobe_multi() -> bool:
     with Program.load(ProgType.KPROBE, _RETURN_0, name="feature_probe",
                       expected_attach_type=AttachType.TRACE_KPROBE_MULTI) as prog:
         sym = ctypes.c_char_p(b"pybpftrace_no_such_symbol")
-        attr = _KprobeMultiAttr(prog_fd=prog.fd, attach_type=AttachType.TRACE_KPROBE_MULTI,
-                                cnt=1, syms=ctypes.addressof(sym))
+        attr = uapi.KprobeMultiLinkAttr(prog_fd=prog.fd, cnt=1, syms=ctypes.addressof(sym),
+                                        attach_type=AttachType.TRACE_KPROBE_MULTI)
         try:
             os.close(sys.bpf(Cmd.LINK_CREATE, attr, "probe kprobe_multi"))
             return True

@@ -75,11 +75,16 @@ class Program:
 
     @classmethod
     def load(cls, prog_type: int, insns: bytes, license: str = "GPL", name: str = "",
-             expected_attach_type: int = 0, attach_btf_id: int = 0, log_level: int = 0,
-             prog_btf_fd: int = 0, func_info: bytes = b"", func_info_rec_size: int = 8,
-             line_info: bytes = b"", line_info_rec_size: int = 16) -> "Program":
+             expected_attach_type: int = 0, attach_btf_id: int = 0, attach_btf_obj_fd: int = 0,
+             log_level: int = 0, prog_btf_fd: int = 0, func_info: bytes = b"",
+             func_info_rec_size: int = 8, line_info: bytes = b"",
+             line_info_rec_size: int = 16) -> "Program":
         """BPF_PROG_LOAD.  Raises VerifierError when the verifier says no and
-        BpfError when the kernel refuses without a log (e.g. EPERM by policy)."""
+        BpfError when the kernel refuses without a log (e.g. EPERM by policy).
+
+        TRACING programs name what they attach to when loaded: `attach_btf_id`
+        is a type id in vmlinux's BTF, or in the module BTF object whose fd is
+        `attach_btf_obj_fd`."""
         if len(insns) % uapi.BPF_INSN_SIZE:
             raise ValueError(f"program {name}: {len(insns)} bytes is not a whole number of insns")
         op = f"load program {name}" if name else "load program"
@@ -93,7 +98,8 @@ class Program:
             prog_type=prog_type, insn_cnt=len(insns) // uapi.BPF_INSN_SIZE,
             insns=ctypes.addressof(bufs["insns"]), license=ctypes.addressof(bufs["license"]),
             prog_name=uapi.obj_name(name), expected_attach_type=expected_attach_type,
-            prog_btf_fd=prog_btf_fd, attach_btf_id=attach_btf_id)
+            prog_btf_fd=prog_btf_fd, attach_btf_id=attach_btf_id,
+            attach_prog_fd=attach_btf_obj_fd)  # the same union member in the UAPI
         if func_info:
             attr.func_info = ctypes.addressof(bufs["func_info"])
             attr.func_info_rec_size = func_info_rec_size

@@ -46,7 +46,9 @@ class Cmd(IntEnum):
     PROG_TEST_RUN = 10
     OBJ_GET_INFO_BY_FD = 15
     RAW_TRACEPOINT_OPEN = 17
+    BTF_GET_FD_BY_ID = 19
     MAP_FREEZE = 22
+    BTF_GET_NEXT_ID = 23
     MAP_LOOKUP_BATCH = 24
     MAP_LOOKUP_AND_DELETE_BATCH = 25
     MAP_UPDATE_BATCH = 26
@@ -238,6 +240,29 @@ class InfoByFdAttr(ctypes.Structure):
     ]
 
 
+class GetIdAttr(ctypes.Structure):
+    """BTF_GET_NEXT_ID (start_id -> next_id) and BTF_GET_FD_BY_ID (start_id is the id)."""
+
+    _fields_ = [
+        ("start_id", c_u32),
+        ("next_id", c_u32),
+        ("open_flags", c_u32),
+    ]
+
+
+class BtfInfo(ctypes.Structure):
+    """struct bpf_btf_info: `kernel_btf` is set for vmlinux and module BTF."""
+
+    _fields_ = [
+        ("btf", c_u64),
+        ("btf_size", c_u32),
+        ("id", c_u32),
+        ("name", c_u64),
+        ("name_len", c_u32),
+        ("kernel_btf", c_u32),
+    ]
+
+
 class RawTracepointOpenAttr(ctypes.Structure):
     _fields_ = [
         ("name", c_u64),
@@ -254,6 +279,26 @@ class LinkCreateAttr(ctypes.Structure):
         ("attach_type", c_u32),
         ("flags", c_u32),
         ("bpf_cookie", c_u64),
+    ]
+
+
+BPF_F_KPROBE_MULTI_RETURN = 1  # kprobe_multi.flags: fire on return (a kretprobe)
+
+
+class KprobeMultiLinkAttr(ctypes.Structure):
+    """LINK_CREATE with the kprobe_multi member of its trailing union: one link
+    runs the program on `cnt` functions, named by `syms` (char *[]) or `addrs`."""
+
+    _fields_ = [
+        ("prog_fd", c_u32),
+        ("target_fd", c_u32),
+        ("attach_type", c_u32),
+        ("flags", c_u32),
+        ("kprobe_multi_flags", c_u32),
+        ("cnt", c_u32),
+        ("syms", c_u64),
+        ("addrs", c_u64),
+        ("cookies", c_u64),
     ]
 
 

@@ -28,7 +28,9 @@ class Helper:
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_UID_GID = 15
     GET_CURRENT_COMM = 16
+    TRACE_PRINTK = 6
     GET_STACKID = 27
+    OVERRIDE_RETURN = 58
     GET_CURRENT_TASK = 35
     GET_CURRENT_CGROUP_ID = 80
     SEND_SIGNAL = 109
@@ -37,8 +39,10 @@ class Helper:
     PROBE_READ_USER_STR = 114
     PROBE_READ_KERNEL_STR = 115
     KTIME_GET_BOOT_NS = 125
+    D_PATH = 147
     RINGBUF_OUTPUT = 130
     JIFFIES64 = 118
+    GET_FUNC_IP = 173
     GET_ATTACH_COOKIE = 174
     MAP_LOOKUP_PERCPU_ELEM = 195
 
@@ -170,6 +174,14 @@ class BpfBuilder:
 
     def _as_ptr(self, v: ir.Value) -> ir.Value:
         return self.b.inttoptr(v, I8P) if isinstance(v.type, ir.IntType) else v
+
+    def bswap(self, v: ir.Value, bits: int) -> ir.Value:
+        """The low `bits` bits of `v` with their bytes reversed, zero-extended to i64."""
+        if bits == 8:
+            return self.b.and_(v, const(0xFF))
+        ty = ir.IntType(bits)
+        fn = _intrinsic(self.module, f"llvm.bswap.i{bits}", ir.FunctionType(ty, [ty]))
+        return self.b.zext(self.b.call(fn, [self.b.trunc(v, ty)]), I64)
 
     # ---- control flow -----------------------------------------------------
     def block(self, name: str) -> ir.Block:

@@ -2,10 +2,17 @@
 
 Values are lowered in two representations: scalar types (integers, pointers,
 symbol addresses, probe ids, stack ids) become i64 SSA values; everything with
-a size of its own (strings, tuples, buffers, user stacks) lives in a stack
-buffer and is passed around as an i8* to it.  Map values and event records use
-the layouts in `types.tuple_layout`, which the runtime decodes with the same
-function.
+a size of its own (strings, tuples, buffers, user stacks, struct values)
+lives in a stack buffer and is passed around as an i8* to it.  Map values and
+event records use the layouts in `types.tuple_layout`, which the runtime
+decodes with the same function.
+
+Values in the traced kernel's or process's memory (`*p`, `p->member`, `p[i]`:
+typecheck.in_traced_memory) are not copied as a whole when only part of them
+is used: `$t->se.vruntime` reads 8 bytes.  A struct there evaluates to its
+address; it is copied (bpf_probe_read straight into the map value, key or
+event record) only where it is stored or printed.  Buffers too big for the
+512-byte BPF stack (big structs) are carved out of a per-CPU scratch map.
 
 Aggregations write to per-CPU hash maps in place: one lookup, then an add
 through the returned pointer, and an update only for a key's first event.
@@ -23,11 +30,13 @@ from pybpftrace.lang.lexer import string_bytes
 from pybpftrace.resources import Action, FormatInfo, MapInfo, ProbeInfo, Resources
 from pybpftrace.semantic.builtins import signal_number
 from pybpftrace.semantic.kinfo import TracepointField
-from pybpftrace.semantic.typecheck import INT_TYPES, c_int, field_type, param_value
+from pybpftrace.semantic.typecheck import (INT_TYPES, c_int, field_type, in_traced_memory,
+                                           param_value)
 from pybpftrace.semantic.typecheck import size_of as type_size
 from pybpftrace.types import Kind, Tuple, Type, tuple_layout
 
-MEMORY_KINDS = {Kind.STRING, Kind.TUPLE, Kind.BUFFER, Kind.USTACK, Kind.INET, Kind.ARRAY}
+MEMORY_KINDS = {Kind.STRING, Kind.TUPLE, Kind.BUFFER, Kind.USTACK, Kind.USYM, Kind.INET,
+                Kind.ARRAY, Kind.RECORD, Kind.TIMESTAMP, Kind.CGROUP_PATH, Kind.MAC_ADDRESS}
 BPF_F_USER_STACK = 1 << 8
 
 
@@ -40,14 +49,20 @@ class InternalMaps:
     """File descriptors of the maps every program may use besides the user's."""
     ringbuf: int
     status: int         # array[1] of {u64 lost events, u64 exit requested} (not per-CPU)
-    scratch: int        # per-CPU array[1] big enough for the largest record
-    stacks: int = -1    # stack trace map
+    scratch: int        # per-CPU array[1] of scratch_value_size() bytes
+    stacks: dict[int, int] = field(default_factory=dict)  # stack limit -> stack trace map
     ncpus: int = 1
+    scratch_size: int = 0  # the scratch value's size (0: unknown, not checked)
 
 
-# x86_64 struct pt_regs offsets: the argument registers (di, si, dx, cx, r8, r9) and ax.
+# x86_64 struct pt_regs offsets: the argument registers (di, si, dx, cx, r8, r9),
+# ax (the return value), ip and sp.  kprobes and uprobes see the probed task's
+# registers as their context.
 PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)
 PT_REGS_AX = 80
+PT_REGS_IP = 128
+PT_REGS_SP = 152
+PT_REGS_PROVIDERS = ("kprobe", "kretprobe", "uprobe", "uretprobe")
 
 
 @dataclass
@@ -58,7 +73,25 @@ class ProgramContext:
     info: ProbeInfo | None                     # the concrete attach point, None if shared
     fields: dict[str, TracepointField] = field(default_factory=dict)
     user_pointers: bool = False                # syscall tracepoints pass user addresses
-    raw_args: dict[str, int] = field(default_factory=dict)  # rawtracepoint: arg name -> index
+    raw_args: dict[str, int] = field(default_factory=dict)  # rawtracepoint/fentry: arg -> slot
+    retval_slot: int = -1                      # fexit: the context slot of the return value
+    # Loaded as a BPF trampoline program (fentry/fexit, tp_btf): its context
+    # slots are BTF-typed, and the verifier knows what their pointers point to.
+    tracing: bool = False
+
+
+# Frames of the BPF machinery at the top of a kernel stack, skipped so that it
+# starts where the probe fired.  Raw tracepoints (raw_tp and tp_btf alike,
+# seen here): bpf_prog_*, bpf_trace_runN, __traceiter_*.  fentry/fexit:
+# bpf_prog_* and the bpf_trampoline_* that called it from the function's
+# entry (from the frame layout: this kernel cannot run fentry).
+_KSTACK_SKIP = {"rawtracepoint": 3, "kfunc": 2, "kretfunc": 2}
+
+
+def _is_args_field(e: ast.Expr) -> bool:
+    """`args.x`: an argument of the probe (a context slot or record field)."""
+    return isinstance(e, ast.FieldAccess) and isinstance(e.expr, ast.Builtin) \
+        and e.expr.name == "args"
 
 
 class LoopTargets:
@@ -85,14 +118,22 @@ class Lowerer:
         self.bb = BpfBuilder(module, func)
         self.b = self.bb.b
         self.ctxptr = func.args[0]
-        self.vars: dict[str, ir.Value] = {}
+        self.vars: dict[str, ir.Value | int] = {}  # slot, or offset in the scratch value
         self.loops: list[LoopTargets] = []
         self.ret_block = self.bb.block("done")
         self._comm: ir.Value | None = None
+        # The scratch map's value, looked up once in the first block (`prologue`)
+        # if the program needs it; `scratch_top` is the next free byte in it.
+        self.prologue = self.b.block
+        self._scratch: ir.Value | None = None
+        self.record_area = record_area(ctx.probe, res.strlen)
+        self.scratch_top = self.record_area
 
     # ---- entry ------------------------------------------------------------
     def generate(self) -> ir.Function:
         probe = self.ctx.probe
+        self.b.position_at_end(self.bb.block("start"))
+        start = self.b.block
         if probe.pred is not None:
             cond = self.bb.to_bool(self.expr(probe.pred))
             body = self.bb.block("body")
@@ -103,6 +144,12 @@ class Lowerer:
             self.b.branch(self.ret_block)
         self.b.position_at_end(self.ret_block)
         self.b.ret(const(0))
+        self.b.position_at_end(self.prologue)
+        if self._scratch is None:
+            self.b.branch(start)
+        else:
+            self.b.cbranch(self.b.icmp_unsigned("==", self._scratch, ir.Constant(I8P, None)),
+                           self.ret_block, start)
         self.bb.finish()
         return self.func
 
@@ -125,10 +172,10 @@ class Lowerer:
             self.bb.memset(slot, self.size_of(t))
             return
         expr = getattr(s, "binop", s.expr)  # `$x op= e` is `$x = $x op e`
-        value = self.expr(expr)
         if in_memory(t):
-            self.store_value(slot, 0, t, expr.type, value)
+            self.write_into(slot, 0, t, expr)
             return
+        value = self.expr(expr)
         # Scalars live in 64-bit slots, already extended to 64 bits as their type says.
         if t.kind is Kind.INT and t.bits < 64 and not (
                 expr.type.kind is Kind.INT and expr.type.bits <= t.bits and
@@ -142,13 +189,17 @@ class Lowerer:
             self.aggregate(m, s.map, s.expr)
             return
         expr = getattr(s, "binop", s.expr)  # `@m op= e` is `@m = @m op e`
-        value = self.expr(expr)
-        vtype = expr.type
-        key = self.map_key(m, s.map)
-        buf = self.bb.alloca(m.value_size, "val")
-        if in_memory(m.value):
-            self.bb.memset(buf, m.value_size)
-        self.store_value(buf, 0, m.value, vtype, value)
+        if in_memory(m.value):  # built in place: a struct is read straight into it
+            key = self.map_key(m, s.map)
+            buf = self.buffer(m.value_size, "val")
+            if m.value.kind not in (Kind.RECORD, Kind.ARRAY):
+                self.bb.memset(buf, m.value_size)  # padding inside tuples
+            self.write_into(buf, 0, m.value, expr)
+        else:
+            value = self.expr(expr)
+            key = self.map_key(m, s.map)
+            buf = self.bb.alloca(m.value_size, "val")
+            self.store_value(buf, 0, m.value, expr.type, value)
         self.bb.map_update(m.fd, key, buf)
 
     def stmt_If(self, s: ast.If) -> None:
@@ -221,7 +272,11 @@ class Lowerer:
     def var_slot(self, name: str, t: Type) -> ir.Value:
         slot = self.vars.get(name)
         if slot is None:
-            slot = self.vars[name] = self.bb.alloca(self.size_of(t), "var_" + name, temporary=False)
+            size = self.size_of(t)
+            slot = self.vars[name] = self.scratch_region(size) if size > STACK_BUFFER_MAX else \
+                self.bb.alloca(size, "var_" + name, temporary=False)
+        if isinstance(slot, int):  # a big struct: its own region of the scratch value
+            return self.bb.gep(self.scratch_base(), slot)
         return slot
 
     def store_value(self, buf: ir.Value, off: int, dst: Type, src: Type, value: ir.Value) -> None:
@@ -244,8 +299,25 @@ class Lowerer:
             return
         target = self.bb.gep(buf, off)
         if src.byte_size < dsize:
-            self.bb.memset(target, dsize)
-        self.bb.memcpy(target, value, min(dsize, src.byte_size))
+            self.zero(target, dsize)
+        self.copy(target, value, min(dsize, src.byte_size))
+
+    def zero(self, buf: ir.Value, size: int) -> None:
+        """Zero a buffer: inline up to a few words, else with one failing
+        bpf_probe_read_kernel (of address 0), which zero-fills its destination."""
+        if size <= COPY_INLINE_MAX:
+            self.bb.memset(buf, size)
+        else:
+            self.bb.probe_read(buf, size, const(0), False)
+
+    def copy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
+        """Copy between BPF buffers: inline up to a few words, else with one
+        bpf_probe_read_kernel (a struct of kilobytes would be hundreds of
+        instructions inline)."""
+        if size <= COPY_INLINE_MAX:
+            self.bb.memcpy(dst, src, size)
+        else:
+            self.bb.probe_read(dst, size, src, False)
 
     # ---- expressions ------------------------------------------------------
     def expr(self, e: ast.Expr) -> ir.Value:
@@ -278,6 +350,8 @@ class Lowerer:
     def expr_Builtin(self, e: ast.Builtin) -> ir.Value:
         n = e.name
         bb = self.bb
+        if getattr(e, "enum_value", None) is not None:  # an enumerator from BTF
+            return const(e.enum_value)
         if n in ("pid", "tid"):
             v = bb.helper(Helper.GET_CURRENT_PID_TGID, [])
             return self.b.lshr(v, const(32)) if n == "pid" else self.b.and_(v, const(0xFFFFFFFF))
@@ -310,11 +384,23 @@ class Lowerer:
             return bb.helper(Helper.GET_ATTACH_COOKIE, [self.ctxptr])
         if n.startswith("arg") and n[3:].isdigit() and self.ctx.provider == "rawtracepoint":
             return self.bb.load(self.ctxptr, 8 * int(n[3:]))  # ctx is an array of u64
-        if self.ctx.provider in ("uprobe", "uretprobe"):  # ctx is struct pt_regs
+        if self.ctx.provider in ("kfunc", "kretfunc"):  # ctx: the u64 args, then retval
+            if n == "retval":
+                return self.raw_tracepoint_arg(self.ctx.retval_slot, e.type)
+            if n == "func":
+                return bb.helper(Helper.GET_FUNC_IP, [self.ctxptr])
+        if self.ctx.provider in PT_REGS_PROVIDERS:  # ctx is struct pt_regs
             if n.startswith("arg") and n[3:].isdigit():
                 return self.bb.load(self.ctxptr, PT_REGS_ARGS[int(n[3:])])
+            if n.startswith("sarg") and n[4:].isdigit():
+                return self.stack_arg(int(n[4:]))
             if n == "retval":
                 return self.bb.load(self.ctxptr, PT_REGS_AX)
+            if n == "func" and self.ctx.provider == "kprobe":
+                return self.bb.load(self.ctxptr, PT_REGS_IP)  # as 0.17: ksym() finds the function
+            if n == "func" and self.ctx.provider == "kretprobe":
+                # After the return, ip is the caller's: the kernel remembers the function.
+                return bb.helper(Helper.GET_FUNC_IP, [self.ctxptr])
         if n == "args":  # the record itself: the context pointer
             return self.b.ptrtoint(self.ctxptr, I64)
         if n == "kstack":
@@ -325,12 +411,21 @@ class Lowerer:
             return self.b.and_(bb.helper(Helper.GET_CURRENT_UID_GID, []), const(0xFFFFFFFF))
         raise AssertionError(f"builtin {n} reached codegen")
 
+    def stack_arg(self, index: int) -> ir.Value:
+        """sargN: argument N passed on the stack (x86_64: the 7th argument on).
+        At function entry sp points at the return address; the arguments follow."""
+        buf = self.bb.alloca(8, "sarg")
+        sp = self.bb.load(self.ctxptr, PT_REGS_SP)
+        self.bb.probe_read(buf, 8, self.b.add(sp, const(8 * (index + 1))), self.ctx.user_pointers)
+        return self.bb.load(buf)
+
     def stack(self, t: Type) -> ir.Value:
         user = t.kind is Kind.USTACK
-        # A raw tracepoint's kernel stack starts with 3 frames of the BPF
-        # trampoline (bpf_prog_*, bpf_trace_runN, __traceiter_*): skip them.
-        skip = 3 if self.ctx.provider == "rawtracepoint" else 0
-        sid = self.bb.helper(Helper.GET_STACKID, [self.ctxptr, self.bb.map_fd(self.internal.stacks),
+        skip = _KSTACK_SKIP.get(self.ctx.provider, 0)
+        # One stack map per limit, as in 0.17: the kernel cuts a stack to its map's
+        # value size, so stacks that differ only below the limit share an id.
+        stacks = self.internal.stacks[t.stack_limit]
+        sid = self.bb.helper(Helper.GET_STACKID, [self.ctxptr, self.bb.map_fd(stacks),
                                                   const(BPF_F_USER_STACK if user else skip)])
         if not user:
             return sid
@@ -342,51 +437,125 @@ class Lowerer:
 
     def expr_FieldAccess(self, e: ast.FieldAccess) -> ir.Value:
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args" \
-                and self.ctx.provider == "rawtracepoint":
+                and self.ctx.provider in ("rawtracepoint", "kfunc", "kretfunc"):
             return self.raw_tracepoint_arg(self.ctx.raw_args[e.field], e.type)
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
             return self.tracepoint_field(self.ctx.fields[e.field], e.type)
         if getattr(e, "btf_member", None) is not None:
-            return self.btf_member(e)
+            return self.read_traced(e) if in_traced_memory(e) else self.buffer_member(e)
         return self.tuple_field(self.expr(e.expr), e.expr.type, int(e.field))
 
-    def member_address(self, e: ast.FieldAccess) -> ir.Value:
-        """The kernel address of a BTF struct member.  A pointer to a struct and
-        a struct value (e.g. `$t->se`) both evaluate to the struct's address."""
-        m = e.btf_member
-        return self.b.add(self.expr(e.expr), const(m.bit_offset // 8))
+    # ---- traced memory (see the module docstring) -------------------------
+    def user(self, e: ast.Expr) -> bool:
+        """Is `e` (a pointer, or a value in traced memory) in user memory?  As
+        0.17 decides: by the address space the type checker gave it, and where
+        that is unknown, by the kind of probe."""
+        space = getattr(e, "addrspace", "none")
+        return space == "user" or (space != "kernel" and self.ctx.user_pointers)
 
-    def btf_member(self, e: ast.FieldAccess) -> ir.Value:
-        """Read a member of a kernel struct with bpf_probe_read_kernel."""
-        t, m = e.type, e.btf_member
-        addr = self.member_address(e)
-        if t.kind is Kind.RECORD:  # stays in kernel memory: `.` adds to its address
+    def address(self, e: ast.Expr) -> ir.Value:
+        """The address of `e`, an lvalue in traced memory (in_traced_memory)."""
+        if isinstance(e, ast.Unop):  # *p
+            return self.expr(e.expr)
+        if isinstance(e, ast.FieldAccess):
+            base = self.expr(e.expr) if e.arrow else self.address(e.expr)
+            return self.b.add(base, const(e.btf_member.bit_offset // 8))
+        size = e.type.byte_size  # p[i] (scaled as in C) or array[i]
+        if e.expr.type.kind is Kind.PTR:
+            return self.b.add(self.expr(e.expr), self.b.mul(self.expr(e.index), const(size)))
+        return self.b.add(self.address(e.expr), const(e.index_value * size))
+
+    def read_traced(self, e: ast.Expr) -> ir.Value:
+        """The value of `e`, in traced memory: a struct stays there (its address
+        is its value until it is stored or printed); arrays and char arrays are
+        copied to a buffer; scalars and bitfields are read."""
+        t = e.type
+        addr = self.address(e)
+        if t.kind is Kind.RECORD:
             return addr
-        if in_memory(t):  # char arrays (strings) and other arrays: copied to the stack
-            size = t.byte_size
-            buf = self.bb.alloca(size, "member")
-            self.bb.probe_read(buf, size, addr, False)
+        user = self.user(e)
+        if in_memory(t):
+            buf = self.buffer(t.byte_size, "member")
+            self.bb.probe_read(buf, t.byte_size, addr, user)
             return buf
+        m = getattr(e, "btf_member", None)
+        if m is not None and not m.bitfield_size and self.btf_typed(e):
+            return self.direct_load(e, addr)
         buf = self.bb.alloca(8, "member")
         self.bb.store(const(0), buf)
-        if m.bitfield_size:
+        if m is not None and m.bitfield_size:
             bit = m.bit_offset % 8
-            nbytes = min((bit + m.bitfield_size + 7) // 8, 8)
-            self.bb.probe_read(buf, nbytes, addr, False)
-            v = self.bb.load(buf)
-            bits = m.bitfield_size
-            if t.signed:  # move the sign bit to the top, then shift back arithmetically
-                v = self.b.shl(v, const(64 - bit - bits))
-                return self.b.ashr(v, const(64 - bits))
-            v = self.b.lshr(v, const(bit))
-            return self.b.and_(v, const((1 << bits) - 1)) if bits < 64 else v
+            self.bb.probe_read(buf, min((bit + m.bitfield_size + 7) // 8, 8), addr, user)
+            return self.bitfield(self.bb.load(buf), bit, m.bitfield_size, t.signed)
         width = t.bits if t.kind is Kind.INT else 64
-        self.bb.probe_read(buf, min(m.size, width // 8) or 8, addr, False)
+        self.bb.probe_read(buf, min(m.size, width // 8) if m is not None and m.size else width // 8,
+                           addr, user)
         return self.bb.load(buf, 0, width, t.signed)
 
+    def btf_typed(self, e: ast.FieldAccess) -> bool:
+        """Whether the verifier knows the kernel struct member `e` is in
+        (PTR_TO_BTF_ID): in a trampoline program, the struct a pointer
+        argument points to (`args.x->m`), and those reached from it through
+        members (`.`) and pointers to structs (`->`).  There it allows plain
+        loads: each is checked against BTF, and a fault reads 0, as with
+        bpf_probe_read_kernel, in one instruction instead of a helper call."""
+        if not self.ctx.tracing or getattr(e, "btf_member", None) is None:
+            return False
+        base = e.expr
+        if not isinstance(base, ast.FieldAccess):
+            return False
+        if e.arrow and _is_args_field(base):
+            return base.addrspace != "user"  # the verifier refuses loads from `T __user *`
+        return (not e.arrow or base.type.inner.kind is Kind.RECORD) and self.btf_typed(base)
+
+    def direct_load(self, e: ast.FieldAccess, addr: ir.Value) -> ir.Value:
+        """Load member `e` (an integer or a pointer) of a struct the verifier
+        knows, at `addr`.  Straight through an argument the pointer may be one
+        the kernel marks maybe-NULL (some tracepoints' arguments), which may
+        only be loaded through after a NULL check: NULL reads 0."""
+        t, m = e.type, e.btf_member
+        width = t.bits if t.kind is Kind.INT else 64
+        size = min(m.size, width // 8) or 8
+        aligned = (m.bit_offset // 8) % size == 0
+
+        def load() -> ir.Value:
+            return self.bb.load(self.b.inttoptr(addr, I8P), 0, size * 8, t.signed, aligned)
+        if not _is_args_field(e.expr):
+            return load()
+        before = self.b.block
+        with self.b.if_then(self.bb.to_bool(self.expr(e.expr))):
+            loaded, then = load(), self.b.block
+        value = self.b.phi(I64)
+        value.add_incoming(const(0), before)
+        value.add_incoming(loaded, then)
+        return value
+
+    def buffer_member(self, e: ast.FieldAccess) -> ir.Value:
+        """A member of a struct value in BPF memory (a variable, a map value)."""
+        t, m = e.type, e.btf_member
+        base, off = self.expr(e.expr), m.bit_offset // 8
+        if in_memory(t):
+            return self.bb.gep(base, off)
+        if m.bitfield_size:
+            bit = m.bit_offset % 8
+            word = self.bb.alloca(8, "bits")
+            self.bb.store(const(0), word)
+            self.bb.memcpy(word, self.bb.gep(base, off), min((bit + m.bitfield_size + 7) // 8, 8))
+            return self.bitfield(self.bb.load(word), bit, m.bitfield_size, t.signed)
+        width = t.bits if t.kind is Kind.INT else 64
+        return self.bb.load(base, off, width, t.signed, aligned=off % (width // 8) == 0)
+
+    def bitfield(self, word: ir.Value, bit: int, bits: int, signed: bool) -> ir.Value:
+        """The `bits`-bit field starting `bit` bits into the little-endian `word`."""
+        if signed:  # move the sign bit to the top, then shift back arithmetically
+            return self.b.ashr(self.b.shl(word, const(64 - bit - bits)), const(64 - bits))
+        v = self.b.lshr(word, const(bit))
+        return self.b.and_(v, const((1 << bits) - 1)) if bits < 64 else v
+
     def raw_tracepoint_arg(self, index: int, t: Type) -> ir.Value:
-        """Argument `index` of a raw tracepoint: the context's u64 number `index`,
-        cut to the width of its C type."""
+        """Argument `index` of a raw tracepoint or fentry/fexit function (or an
+        fexit's return value): the context's u64 number `index`, cut to the
+        width of its C type."""
         v = self.bb.load(self.ctxptr, 8 * index)
         if t.kind is Kind.INT and t.bits < 64:
             narrow = self.b.trunc(v, ir.IntType(t.bits))
@@ -428,28 +597,15 @@ class Lowerer:
         return self.bb.load(base, offs[i], f.bits if f.kind is Kind.INT else 64, f.signed)
 
     def expr_ArrayAccess(self, e: ast.ArrayAccess) -> ir.Value:
-        t = e.expr.type
-        base = self.expr(e.expr)
+        if in_traced_memory(e):  # p[i], or an element of an array in a kernel struct
+            return self.read_traced(e)
+        # An array in BPF memory (pton(), a tracepoint field, a stored struct's); literal index
         elem = e.type
-        if t.kind is Kind.ARRAY and getattr(e.expr, "btf_member", None) is not None:
-            # An array member of a kernel struct: read only the element.
-            addr = self.b.add(self.member_address(e.expr), const(e.index.value * elem.byte_size))
-            width = elem.bits if elem.kind is Kind.INT else 64
-            buf = self.bb.alloca(8, "elem")
-            self.bb.store(const(0), buf)
-            self.bb.probe_read(buf, width // 8, addr, False)
-            return self.bb.load(buf, 0, width, elem.signed)
-        if t.kind is Kind.ARRAY:  # an array on the BPF stack (pton()); literal index
-            off = e.index.value * elem.byte_size
-            return self.bb.load(base, off, elem.bits, elem.signed, aligned=False)
-        # A pointer: read the element from kernel or user memory.
-        idx = self.expr(e.index)
+        base, off = self.expr(e.expr), e.index_value * elem.byte_size
+        if in_memory(elem):
+            return self.bb.gep(base, off)
         width = elem.bits if elem.kind is Kind.INT else 64
-        addr = self.b.add(base, self.b.mul(idx, const(width // 8)))
-        buf = self.bb.alloca(8, "elem")
-        self.bb.store(const(0), buf)
-        self.bb.probe_read(buf, width // 8, addr, self.ctx.user_pointers)
-        return self.bb.load(buf, 0, width, elem.signed)
+        return self.bb.load(base, off, width, elem.signed, aligned=False)
 
     def expr_Cast(self, e: ast.Cast) -> ir.Value:
         v = self.expr(e.expr)
@@ -461,10 +617,10 @@ class Lowerer:
     def expr_Tuple(self, e: ast.Tuple) -> ir.Value:
         t = e.type
         offs, size = tuple_layout(t)
-        buf = self.bb.alloca(size, "tuple")
-        self.bb.memset(buf, size)
+        buf = self.buffer(size, "tuple")
+        self.zero(buf, size)
         for x, f, off in zip(e.elems, t.fields, offs):
-            self.store_value(buf, off, f, x.type, self.expr(x))
+            self.write_into(buf, off, f, x)
         return buf
 
     def expr_Ternary(self, e: ast.Ternary) -> ir.Value:
@@ -492,6 +648,10 @@ class Lowerer:
     def expr_Unop(self, e: ast.Unop) -> ir.Value:
         if e.op in ("++", "--"):
             return self.incdec(e)
+        if e.op == "&":
+            return self.address(e.expr)
+        if e.op == "*" and in_traced_memory(e):
+            return self.read_traced(e)
         v = self.expr(e.expr)
         if e.op == "!":
             return self.b.zext(self.b.icmp_unsigned("==", v, const(0)), I64)
@@ -499,15 +659,10 @@ class Lowerer:
             return self.b.not_(v)
         if e.op == "-":
             return self.b.neg(v)
-        if e.op == "*":
-            t = e.type
-            if t.kind is Kind.RECORD:  # `*$task`: the struct stays in kernel memory
-                return v
-            width = t.bits if t.kind is Kind.INT else 64
+        if e.op == "*":  # of an integer: 0.17 reads a u64 at that address, in its space
             buf = self.bb.alloca(8, "deref")
-            self.bb.memset(buf, 8)
-            self.bb.probe_read(buf, width // 8, v, self.ctx.user_pointers)
-            return self.bb.load(buf, 0, width, t.signed)
+            self.bb.probe_read(buf, 8, v, self.user(e.expr))
+            return self.bb.load(buf)
         raise AssertionError(e.op)
 
     def incdec(self, e: ast.Unop) -> ir.Value:
@@ -542,7 +697,8 @@ class Lowerer:
             if lt.kind is Kind.STRING:
                 eq = self.memory_equal(e.left, e.right)
             else:
-                eq = self.values_equal(self.expr(e.left), lt, self.expr(e.right), rt)
+                eq = self.values_equal(self.value_buffer(e.left), lt, self.value_buffer(e.right),
+                                       rt)
             res = eq if op == "==" else self.b.not_(eq)
             return self.b.zext(res, I64)
         a, b = self.expr(e.left), self.expr(e.right)
@@ -573,12 +729,28 @@ class Lowerer:
                     eq = self.b.icmp_unsigned("==", x, y)
                 result = self.b.and_(result, eq)
             return result
-        n = min(at.byte_size, bt.byte_size)
+        return self.buffers_equal(a, b, min(at.byte_size, bt.byte_size), min(at.align, bt.align))
+
+    def buffers_equal(self, a: ir.Value, b: ir.Value, n: int, align: int = 8) -> ir.Value:
+        """Are the first `n` bytes of two `align`-aligned buffers equal?  Compared
+        in words as wide as the alignment allows."""
         result = ir.Constant(ir.IntType(1), 1)
-        for off in range(n):
-            eq = self.b.icmp_unsigned("==", self.bb.load(a, off, 8), self.bb.load(b, off, 8))
-            result = self.b.and_(result, eq)
+        off = 0
+        while off < n:
+            width = next(w for w in (64, 32, 16, 8) if w // 8 <= min(n - off, align))
+            x, y = self.bb.load(a, off, width), self.bb.load(b, off, width)
+            result = self.b.and_(result, self.b.icmp_unsigned("==", x, y))
+            off += width // 8
         return result
+
+    def value_buffer(self, e: ast.Expr) -> ir.Value:
+        """The value of in-memory `e` in a BPF buffer: a struct in traced memory
+        (whose value is its address) is copied out."""
+        if e.type.kind is Kind.RECORD and in_traced_memory(e):
+            buf = self.buffer(e.type.byte_size, "struct")
+            self.bb.probe_read(buf, e.type.byte_size, self.address(e), self.user(e))
+            return buf
+        return self.expr(e)
 
     def arith(self, op: str, a: ir.Value, b: ir.Value, signed: bool) -> ir.Value:
         B = self.b
@@ -646,15 +818,7 @@ class Lowerer:
                 result = self.b.and_(result, eq)
                 off += width // 8
             return result
-        bptr = self.expr(right)
-        result = ir.Constant(ir.IntType(1), 1)
-        off = 0
-        while off < n:  # both are 8-byte aligned buffers (stack slots or map values)
-            width = 64 if n - off >= 8 else (32 if n - off >= 4 else (16 if n - off >= 2 else 8))
-            eq = self.b.icmp_unsigned("==", self.bb.load(a, off, width), self.bb.load(bptr, off, width))
-            result = self.b.and_(result, eq)
-            off += width // 8
-        return result
+        return self.buffers_equal(a, self.expr(right), n)  # 8-byte aligned: stack or map values
 
     def expr_Sizeof(self, e: ast.Sizeof) -> ir.Value:
         if e.expr is not None:
@@ -668,7 +832,7 @@ class Lowerer:
 
     # ---- maps -------------------------------------------------------------
     def map_key(self, m: MapInfo, access: ast.Map, extra: int = 0) -> ir.Value:
-        """A stack buffer with the key of `access` (plus `extra` trailing bytes).
+        """A buffer with the key of `access` (plus `extra` trailing bytes).
 
         Every byte of a key counts, so padding must be zero; fields themselves
         are written whole (store_value pads short strings), so the buffer is
@@ -686,10 +850,10 @@ class Lowerer:
                     and access.key.type == m.key:
                 return self.expr(access.key)  # already a buffer of the key's exact shape
             fields, exprs, offs = [m.key], [access.key], [0]
-        buf = self.bb.alloca(size, "key")
+        buf = self.buffer(size, "key")
         covered = sum(f.byte_size for f in fields)
         if covered != m.key.byte_size:
-            self.bb.memset(buf, m.key.byte_size)
+            self.zero(buf, m.key.byte_size)
         for x, f, off in zip(exprs, fields, offs):
             self.write_into(buf, off, f, x)
         return buf
@@ -708,6 +872,14 @@ class Lowerer:
                 and dst.size == e.type.size:
             self.call_str(e, self.bb.gep(buf, off))
             return
+        if in_memory(dst) and in_memory(e.type) and in_traced_memory(e):
+            # A struct, array or char array in kernel/user memory: read it in place.
+            target = self.bb.gep(buf, off)
+            n = min(dst.byte_size, e.type.byte_size)
+            self.bb.probe_read(target, n, self.address(e), self.user(e))
+            if n < dst.byte_size:
+                self.zero(self.bb.gep(target, n), dst.byte_size - n)
+            return
         self.store_value(buf, off, dst, e.type, self.expr(e))
 
     def expr_Map(self, e: ast.Map) -> ir.Value:
@@ -721,11 +893,13 @@ class Lowerer:
         if m.percpu:
             return self.percpu_read(m, key)
         if in_memory(t):
-            out = self.bb.alloca(t.byte_size, "mapval")
-            self.bb.memset(out, t.byte_size)
+            out = self.buffer(t.byte_size, "mapval")
             p = self.bb.map_lookup(m.fd, key)
-            with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
-                self.bb.memcpy(out, p, t.byte_size)
+            with self.bb.if_nonnull(p) as (found, missing):
+                with found:
+                    self.copy(out, p, t.byte_size)
+                with missing:
+                    self.zero(out, t.byte_size)
             return out
         slot = self.bb.alloca(8, "mapval")
         self.bb.store(const(0), slot)
@@ -877,10 +1051,10 @@ class Lowerer:
     def record(self, action: int, args: list[ast.Expr], layout: Type | None) -> None:
         """A record of the action id followed by the arguments laid out as `layout`."""
         size = 8 + (layout.byte_size if layout is not None else 0)
-        if RECORD_ON_STACK_MAX < size <= 16 + JOIN_MAX_ARGS * self.res.strlen:
-            buf = self.scratch(size)  # the BPF stack has only 512 bytes; the scratch map this much
-        else:
+        if size <= RECORD_ON_STACK_MAX:
             buf = self.bb.alloca(size, "rec")
+        else:
+            buf = self.scratch(size)  # the BPF stack has only 512 bytes
         if layout is not None and sum(f.byte_size for f in layout.fields) != layout.byte_size:
             self.bb.memset(buf, size)  # padding between fields goes out too
         self.bb.store(const(action), buf, 0)
@@ -920,15 +1094,134 @@ class Lowerer:
         self.b.store(const(1), self.b.inttoptr(flag, I64.as_pointer()))
         return const(0)
 
-    def call_time(self, e: ast.Call) -> ir.Value:
+    def table_id(self, e: ast.Call, table: list, entry) -> int:
+        """The index of a call site's entry in one of the Resources tables (added
+        on the site's first use; a probe with several programs lowers it again)."""
         key = id(e)
         if key not in self.format_ids:
-            self.res.times.append(e.args[0].value if e.args else "%H:%M:%S\n")
-            self.format_ids[key] = len(self.res.times) - 1
+            table.append(entry)
+            self.format_ids[key] = len(table) - 1
+        return self.format_ids[key]
+
+    def call_time(self, e: ast.Call) -> ir.Value:
+        tid = self.table_id(e, self.res.times, e.args[0].value if e.args else "%H:%M:%S\n")
         buf = self.bb.alloca(16, "rec")
         self.bb.store(const(Action.TIME), buf, 0)
-        self.bb.store(const(self.format_ids[key]), buf, 8)
+        self.bb.store(const(tid), buf, 8)
         self.emit(buf, 16)
+        return const(0)
+
+    def id_and_value(self, tid: int, value: ir.Value) -> ir.Value:
+        """A {u64 call id, u64 value} pair: how strftime() and cgroup_path() values
+        travel, to be formatted by the runtime."""
+        buf = self.bb.alloca(16, "pair")
+        self.bb.store(const(tid), buf, 0)
+        self.bb.store(value, buf, 8)
+        return buf
+
+    def call_strftime(self, e: ast.Call) -> ir.Value:
+        tid = self.table_id(e, self.res.strftimes, e.args[0].value)
+        return self.id_and_value(tid, self.expr(e.args[1]))
+
+    def call_cgroup_path(self, e: ast.Call) -> ir.Value:
+        pattern = e.args[1].value if len(e.args) > 1 and isinstance(e.args[1], ast.String) else "*"
+        tid = self.table_id(e, self.res.cgroup_paths, pattern)
+        return self.id_and_value(tid, self.expr(e.args[0]))
+
+    def call_cgroupid(self, e: ast.Call) -> ir.Value:
+        return const(e.cgroup_id)
+
+    def call_macaddr(self, e: ast.Call) -> ir.Value:
+        """6 bytes: copied from a 6-byte value, or read from the address given."""
+        arg = e.args[0]
+        buf = self.bb.alloca(6, "macaddr")
+        if in_memory(arg.type):
+            self.bb.memcpy(buf, self.expr(arg), 6)
+        else:
+            self.bb.memset(buf, 6)
+            self.bb.probe_read(buf, 6, self.expr(arg), self.user(arg))
+        return buf
+
+    def call_bswap(self, e: ast.Call) -> ir.Value:
+        return self.bb.bswap(self.expr(e.args[0]), e.type.bits)
+
+    def call_kptr(self, e: ast.Call) -> ir.Value:
+        return self.expr(e.args[0])  # only the type's address space changes
+
+    call_uptr = call_kptr
+
+    def call_strcontains(self, e: ast.Call) -> ir.Value:
+        """0.17's strcontains(): for each start j up to size(hay) - size(needle)
+        (buffer sizes), does needle match there up to its NUL?  Stops at the
+        haystack's NUL.  Two real loops (their bounds hidden from LLVM, so that it
+        does not unroll them), not 0.17's size x size unrolled compares."""
+        hay, needle = e.args
+        n1, n2 = hay.type.size, needle.type.size
+        if isinstance(hay, ast.String) and isinstance(needle, ast.String):
+            return const(int(string_bytes(needle.value) in string_bytes(hay.value) + b"\0"))
+        if n1 < n2:
+            return const(0)
+        a, b = self.expr(hay), self.expr(needle)
+        B, bb = self.b, self.bb
+        result, j, i = bb.alloca(8, "found"), bb.alloca(8, "j"), bb.alloca(8, "i")
+        bb.store(const(0), result)
+        bb.store(const(0), j)
+        names = ("outer", "inner_start", "inner", "inner_body", "compare", "step_i", "next_j",
+                 "step_j", "found", "done")
+        outer, inner_start, inner, inner_body, compare, step_i, next_j, step_j, found, done = \
+            (bb.block("strcontains_" + n) for n in names)
+
+        def byte(p, index):
+            return B.load(B.gep(p, [index]))
+
+        B.branch(outer)
+        B.position_at_end(outer)
+        jv = bb.load(j)
+        B.cbranch(B.icmp_unsigned("<=", jv, B.call(bb.opaque, [const(n1 - n2)])), inner_start, done)
+        B.position_at_end(inner_start)
+        bb.store(const(0), i)
+        B.branch(inner)
+        B.position_at_end(inner)
+        iv = bb.load(i)
+        B.cbranch(B.icmp_unsigned("<", iv, B.call(bb.opaque, [const(n2)])), inner_body, next_j)
+        B.position_at_end(inner_body)
+        r = byte(b, iv)
+        B.cbranch(B.icmp_unsigned("==", r, const(0, I8)), found, compare)
+        B.position_at_end(compare)
+        B.cbranch(B.icmp_unsigned("!=", byte(a, B.add(iv, jv)), r), next_j, step_i)
+        B.position_at_end(step_i)
+        bb.store(B.add(iv, const(1)), i)
+        B.branch(inner)
+        B.position_at_end(next_j)
+        B.cbranch(B.icmp_unsigned("==", byte(a, jv), const(0, I8)), done, step_j)
+        B.position_at_end(step_j)
+        bb.store(B.add(jv, const(1)), j)
+        B.branch(outer)
+        B.position_at_end(found)
+        bb.store(const(1), result)
+        B.branch(done)
+        B.position_at_end(done)
+        return bb.load(result)
+
+    def call_path(self, e: ast.Call) -> ir.Value:
+        """bpf_d_path() of a struct path into a string buffer."""
+        buf = self.bb.alloca(e.type.size, "path")
+        self.bb.memset(buf, e.type.size)
+        self.bb.helper(Helper.D_PATH, [self.bb._as_ptr(self.expr(e.args[0])), buf,
+                                       const(e.type.size, I32)])
+        return buf
+
+    def call_override(self, e: ast.Call) -> ir.Value:
+        self.bb.helper(Helper.OVERRIDE_RETURN, [self.ctxptr, self.expr(e.args[0])])
+        return const(0)
+
+    def call_debugf(self, e: ast.Call) -> ir.Value:
+        """bpf_trace_printk(): the format from the stack, strings by address."""
+        data = string_bytes(e.args[0].value) + b"\0"
+        fmt = self.string_constant(data, len(data))
+        args = [self.expr(a) for a in e.args[1:]]
+        args = [self.b.ptrtoint(a, I64) if isinstance(a.type, ir.PointerType) else a for a in args]
+        self.bb.helper(Helper.TRACE_PRINTK, [fmt, const(len(data), I32), *args])
         return const(0)
 
     def map_action(self, action: int, e: ast.Call, extra: list[ir.Value]) -> None:
@@ -975,7 +1268,6 @@ class Lowerer:
         """Read a string into `buf` (a new stack buffer by default), zero padded."""
         size = limit = e.type.size
         src = e.args[0]
-        user = self.ctx.user_pointers
         param = _param_source(src)
         if param is not None:
             # str($N) and str($N + k): the parameter's text, read from a stack copy as 0.17 does.
@@ -983,12 +1275,11 @@ class Lowerer:
             data = param_value(self.params, n, True).encode("utf-8", "surrogateescape")
             ptr = self.bb.gep(self.string_constant(data, len(data) + 1), min(offset, len(data)))
             user = False
-        elif getattr(src, "btf_member", None) is not None and src.type.kind is Kind.STRING:
-            ptr = self.member_address(src)  # str($task->comm): read it from the kernel
-            user = False
+        elif src.type.kind is Kind.STRING:  # str($task->comm): read the char array where it is
+            ptr, user = self.address(src), self.user(src)
             limit = min(size, src.type.size)
-        else:
-            ptr = self.expr(src)
+        else:  # a pointer, from the kernel or from user space (see user())
+            ptr, user = self.expr(src), self.user(src)
         if buf is None:
             buf = self.bb.alloca(size, "str")
         self.bb.memset(buf, size)
@@ -1016,14 +1307,16 @@ class Lowerer:
         self.bb.store(n, buf, 0)
         if not size:
             return buf
-        if in_memory(src.type):  # a string or array on the BPF stack
+        if in_memory(src.type) and not in_traced_memory(src):  # a string or array on the stack
             self.bb.memcpy(self.bb.gep(buf, 8), self.expr(src), min(size, src.type.byte_size))
             return buf
-        ptr = self.expr(src)
+        # buf($task->comm, 8) reads just those bytes of the array, where it is.
+        ptr = self.address(src) if in_memory(src.type) else self.expr(src)
+        user = self.user(src)
         if isinstance(n, ir.Constant):
-            self.bb.probe_read(self.bb.gep(buf, 8), size, ptr, self.ctx.user_pointers)
+            self.bb.probe_read(self.bb.gep(buf, 8), size, ptr, user)
         else:
-            hid = Helper.PROBE_READ_USER if self.ctx.user_pointers else Helper.PROBE_READ_KERNEL
+            hid = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
             self.bb.helper(hid, [self.bb.gep(buf, 8), self.b.trunc(n, I32), self.bb._as_ptr(ptr)])
         return buf
 
@@ -1051,11 +1344,7 @@ class Lowerer:
         return self.bb.load(slot)
 
     def call_join(self, e: ast.Call) -> ir.Value:
-        key = id(e)
-        if key not in self.format_ids:
-            self.res.joins.append(e.args[1].value if len(e.args) > 1 else " ")
-            self.format_ids[key] = len(self.res.joins) - 1
-        jid = self.format_ids[key]
+        jid = self.table_id(e, self.res.joins, e.args[1].value if len(e.args) > 1 else " ")
         strlen = self.res.strlen
         nargs = JOIN_MAX_ARGS
         size = 16 + nargs * strlen
@@ -1076,15 +1365,36 @@ class Lowerer:
         self.emit(scratch, size)
         return const(0)
 
+    def scratch_base(self) -> ir.Value:
+        """The scratch map's per-CPU value (i8*), looked up once in the prologue,
+        which also leaves the program if the lookup fails (it cannot)."""
+        if self._scratch is None:
+            with self.b.goto_block(self.prologue):
+                zero = self.bb.alloca(8, "zero", temporary=False)
+                self.bb.store(const(0, I32), zero, 0, 32)
+                self._scratch = self.bb.map_lookup(self.internal.scratch, zero)
+        return self._scratch
+
     def scratch(self, size: int) -> ir.Value:
-        """A per-CPU map buffer for records too big for the 512-byte BPF stack."""
-        zero = self.bb.alloca(8, "zero")
-        self.bb.store(const(0, I32), zero, 0, 32)
-        p = self.bb.map_lookup(self.internal.scratch, zero)
-        cont = self.bb.block("scratch_ok")
-        self.b.cbranch(self.b.icmp_unsigned("==", p, ir.Constant(I8P, None)), self.ret_block, cont)
-        self.b.position_at_end(cont)
-        return p
+        """The scratch value's record area, where one record at a time too big
+        for the 512-byte BPF stack is built."""
+        assert size <= self.record_area, "record_area() too small"
+        return self.scratch_base()
+
+    def buffer(self, size: int, name: str, temporary: bool = True) -> ir.Value:
+        """A buffer for a value: on the BPF stack, or when too big for it, a
+        region of the scratch value that is its own for the whole program."""
+        if size <= STACK_BUFFER_MAX:
+            return self.bb.alloca(size, name, temporary)
+        return self.bb.gep(self.scratch_base(), self.scratch_region(size))
+
+    def scratch_region(self, size: int) -> int:
+        """The offset of `size` fresh bytes of the scratch value (see scratch_value_size)."""
+        off = self.scratch_top
+        self.scratch_top += (size + 7) // 8 * 8
+        limit = self.internal.scratch_size
+        assert not limit or self.scratch_top <= limit, "scratch_value_size() too small"
+        return off
 
     def call_signal(self, e: ast.Call) -> ir.Value:
         a = e.args[0]
@@ -1095,7 +1405,29 @@ class Lowerer:
     def call_ksym(self, e: ast.Call) -> ir.Value:
         return self.expr(e.args[0])
 
-    call_usym = call_ksym
+    def call_usym(self, e: ast.Call) -> ir.Value:
+        """A USYM value: the address and the pid whose mappings resolve it at print time."""
+        buf = self.bb.alloca(16, "usym")
+        self.bb.store(self.expr(e.args[0]), buf, 0)
+        self.bb.store(self.b.lshr(self.bb.helper(Helper.GET_CURRENT_PID_TGID, []), const(32)),
+                      buf, 8)
+        return buf
+
+    def call_reg(self, e: ast.Call) -> ir.Value:
+        """A u64 of struct pt_regs: the context of uprobes, and the first member
+        of perf events' context (bpf_perf_event_data)."""
+        return self.bb.load(self.ctxptr, e.reg_offset)
+
+    def call_kaddr(self, e: ast.Call) -> ir.Value:
+        return const(e.address)
+
+    def call_uaddr(self, e: ast.Call) -> ir.Value:
+        """The symbol's run-time address: its link-time distance from the probed
+        instruction plus where that instruction is in this process (the kernel's
+        bpf_get_func_ip() of a uprobe), so PIE executables and libraries work too."""
+        info = self.ctx.info
+        delta = e.uaddr_deltas[(info.target, info.offset)]
+        return self.b.add(self.bb.helper(Helper.GET_FUNC_IP, [self.ctxptr]), const(delta))
 
     def call_pton(self, e: ast.Call) -> ir.Value:
         """An ARRAY of 4 or 16 bytes: the address in network order."""
@@ -1112,6 +1444,10 @@ class Lowerer:
         if not in_memory(t):
             size = 4
             self.bb.store(self.expr(addr_arg), buf, 8, 32)
+        elif in_traced_memory(addr_arg):  # e.g. a struct's `u8 addr[16]`: read it in place
+            size = t.byte_size
+            self.bb.probe_read(self.bb.gep(buf, 8), size, self.address(addr_arg),
+                               self.user(addr_arg))
         else:
             size = t.byte_size
             self.bb.memcpy(self.bb.gep(buf, 8), self.expr(addr_arg), size)
@@ -1128,6 +1464,57 @@ class Lowerer:
 
 
 JOIN_MAX_ARGS = 16
+STACK_BUFFER_MAX = 128  # bigger value buffers (big structs) go to the scratch map
+COPY_INLINE_MAX = 64  # bigger copies between buffers call bpf_probe_read_kernel
+SCRATCH_MAX = 32768  # the kernel's limit for a per-CPU map value (PCPU_MIN_UNIT_SIZE)
+
+
+def record_area(probe: ast.Probe, strlen: int) -> int:
+    """The first bytes of the scratch value: room for the biggest event record
+    of the probe (a join(), a print() of a big struct) built there."""
+    def biggest(node: ast.Node) -> int:
+        own = 0
+        if isinstance(node, ast.Call):  # generous: every argument padded, ints as 8 bytes
+            own = 8 + sum(max(a.type.byte_size, 8) + 8 for a in node.args)
+        return max([own, *(biggest(c) for c in ast.children(node))])
+    return max(16 + JOIN_MAX_ARGS * strlen, biggest(probe))
+
+
+def scratch_value_size(program: ast.Program, maps: list[MapInfo], strlen: int) -> int:
+    """The size of the scratch map's value: the record area, then room for
+    every buffer too big for the BPF stack that the most demanding probe asks
+    Lowerer.buffer() for, each of which gets a region of its own: variables,
+    map keys and values, tuples, arrays read out of kernel structs, structs
+    copied out to be compared.  Counted generously."""
+    sizes = {m.name: (m.key.byte_size if m.key is not None else 0, m.value_size) for m in maps}
+
+    def big(n: int) -> int:
+        return (n + 7) // 8 * 8 if n > STACK_BUFFER_MAX else 0
+
+    def need(node: ast.Node, variables: set[str]) -> int:
+        total = sum(need(c, variables) for c in ast.children(node))
+        t = getattr(node, "type", None)
+        size = t.byte_size if isinstance(t, Type) and in_memory(t) else 0
+        if isinstance(node, ast.Variable) and node.name not in variables:
+            variables.add(node.name)
+            total += big(size)
+        elif isinstance(node, (ast.Map, ast.AssignMap)):
+            key, value = sizes.get("@" + (node.name if isinstance(node, ast.Map)
+                                          else node.map.name), (0, 0))
+            total += big(key + 8) + big(value)
+        elif isinstance(node, ast.Tuple):
+            total += big(size)
+        elif isinstance(node, ast.Binop) and node.left.type.kind is Kind.RECORD:
+            total += 2 * big(node.left.type.byte_size)
+        elif isinstance(node, ast.Expr) and t is not None and t.kind is not Kind.RECORD \
+                and in_traced_memory(node):
+            total += big(size)
+        return total
+
+    return max((record_area(p, strlen) + need(p, set()) for p in program.probes),
+               default=16 + JOIN_MAX_ARGS * strlen)
+
+
 EXIT_FLAG_OFFSET = 8  # in the status map's value: u64 lost events, then u64 exit requested
 RECORD_ON_STACK_MAX = 256  # bigger event records are built in the per-CPU scratch buffer
 

@@ -18,6 +18,12 @@ it only before the first `:` (`BEGIN/pid/`); after a `:` it is part of a path
 (`uprobe:/bin/bash:f`, and, as in bpftrace, `kprobe:f/pid/`).  `"..."` parts are
 kept verbatim, spaces included.
 
+Given the macros of the script's C definitions (lang.preprocess.Macros), an
+identifier in a body or predicate that names a macro is replaced by the tokens
+of its expansion, as bpftrace 0.17's lexer re-reads a macro's value; they all
+carry the span of the macro's use.  Builtins, function names and keywords are
+never replaced, nor the tag after `struct`.
+
 Locations follow bpftrace 0.17, whose lexer only moves a token's start past
 whitespace and comments: a token's span starts where its run of non-blank
 characters starts.  In `print($x)` the `$x` token spans `print($x`.  That is
@@ -61,6 +67,11 @@ CALL_NAMES = frozenset(
     "debugf".split()
 )
 
+# Names a C macro cannot replace: bpftrace 0.17's lexer matches its builtins,
+# functions and keywords before it looks an identifier up among the macros.
+NOT_MACROS = BUILTIN_NAMES | CALL_BUILTIN_NAMES | STACK_MODE_NAMES | CALL_NAMES | KEYWORDS \
+    | {"offsetof"}
+
 # Longest first, so that `<<=` wins over `<<` and `<`.
 OPERATORS = sorted(
     "<<= >>= -> ++ -- += -= *= /= %= &= |= ^= == != <= >= << >> && || .. "
@@ -74,6 +85,7 @@ _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _DIGITS = r"[0-9](?:[0-9_]*[0-9])?"
 _DECIMAL = re.compile(rf"({_DIGITS})(?:[eE]({_DIGITS}))?(?:[uU](?:[lL][lL]?)?|[lL][lL]?)?")
 _C_DEFN = re.compile(r"(?:struct|union|enum)(?:\s+[A-Za-z_][A-Za-z0-9_]*)?\s*\{")
+_C_ATTRIBUTE = re.compile(r"[ \t]*__attribute(?:__)?[ \t]*\(")
 _AP_STOP = frozenset(" \t\r\n\f\v{},;()")
 _PARAM = re.compile(r"[0-9]+")
 _NUMERIC_ESCAPE = re.compile(r"x[0-9a-fA-F]{1,2}|[0-7]{1,3}")
@@ -140,9 +152,12 @@ def wrap_int64(v: int) -> int:
 class Lexer:
     """Produces tokens on demand; see the module docstring for the states."""
 
-    def __init__(self, source: str, diags: Diagnostics):
+    def __init__(self, source: str, diags: Diagnostics, macros=None):
         self.src = source
         self.diags = diags
+        self.macros = macros       # the C definitions' macros (lang.preprocess.Macros), or None
+        self.pending: list[Token] = []  # the rest of a macro's expansion
+        self.last = ""             # kind of the last body/predicate token
         self.pos = 0
         self.line = 1
         self.col = 1
@@ -233,6 +248,8 @@ class Lexer:
                 return tok
 
     def _next(self) -> Token | None:
+        if self.pending:
+            return self._track(self.pending.pop(0))
         if self.done:
             return Token("EOF", "", Location(self.line, self.col, self.line, self.col))
         err = self._skip_blanks()
@@ -247,8 +264,10 @@ class Lexer:
             self.state = HEADER
             return self._token("ENDPRED", 1)
         tok = self._expr_token()
-        if tok is None:
-            return None
+        return None if tok is None else self._track(tok)
+
+    def _track(self, tok: Token) -> Token:
+        """Follow the braces of a body (or a predicate's `{`)."""
         if tok.kind == "{":
             self.depth += 1
             self.state = BODY
@@ -256,13 +275,18 @@ class Lexer:
             self.depth -= 1
             if self.depth == 0:
                 self.state = HEADER
+        self.last = tok.kind
         return tok
 
     def _header_token(self) -> Token:
         ch = self.src[self.pos]
         if ch == "#":
-            text = self.src[self.pos:self.pos + self._line_end()]
-            return self._preamble(self._token("CPREPROC", len(text), text.strip()))
+            n = self._line_end()
+            while self.src[self.pos:self.pos + n].endswith("\\") and self.pos + n < len(self.src):
+                nl = self.src.find("\n", self.pos + n + 1)  # a C line continuation
+                n = (len(self.src) if nl < 0 else nl) - self.pos
+            text = self.src[self.pos:self.pos + n]
+            return self._preamble(self._token("CPREPROC", n, text.strip()))
         m = _C_DEFN.match(self.src, self.pos)
         if m:
             return self._preamble(self._c_definition(m.end()))
@@ -283,7 +307,8 @@ class Lexer:
         return tok
 
     def _c_definition(self, after_brace: int) -> Token:
-        """`struct X { ... }` with nested braces, plus a `;` right after it."""
+        """`struct X { ... }` with nested braces, plus a `;` right after it.
+        Beyond 0.17, a GNU `__attribute__((packed))` after the `}` belongs to it."""
         depth, p = 1, after_brace
         while p < len(self.src) and depth:
             depth += {"{": 1, "}": -1}.get(self.src[p], 0)
@@ -291,6 +316,12 @@ class Lexer:
         if depth:
             self._advance(len(self.src) - self.pos)
             return self._fail("syntax error, unexpected end of file", self._loc())
+        m = _C_ATTRIBUTE.match(self.src, p)
+        if m:
+            depth, p = 0, m.end() - 1
+            while p < len(self.src) and (depth or p < m.end()):
+                depth += {"(": 1, ")": -1}.get(self.src[p], 0)
+                p += 1
         q = p
         while q < len(self.src) and self.src[q] in " \t":
             q += 1
@@ -342,12 +373,74 @@ class Lexer:
         m = _IDENT.match(src, pos)
         if m:
             word = m.group()
+            if self.macros is not None and word in self.macros and word not in NOT_MACROS \
+                    and self.last not in ("struct", "union", "enum"):
+                return self._expand(word)
             return self._token(word if word in KEYWORDS else "IDENT", len(word), word)
         for op in OPERATORS:
             if src.startswith(op, pos):
                 return self._token(op, len(op))
         self._advance(1)
         return self._fail(f"invalid character '{ch}'", self._loc())
+
+    def _expand(self, name: str) -> Token | None:
+        """A use of macro `name`, replaced by the tokens of its expansion, as
+        bpftrace 0.17's lexer re-reads a macro's value.  Every token of the
+        expansion carries the span of the use (`F(1, 2)` with its arguments);
+        the expansion itself is the C preprocessor's (lang.preprocess)."""
+        end = self.pos + len(name)
+        if self.macros.takes_args(name):
+            end = self._macro_args_end(end)
+            if end is None:  # a function-like macro's name without `(` is no use of it
+                return self._token("IDENT", len(name), name)
+        text = self.src[self.pos:end]
+        self._advance(end - self.pos)
+        loc = self._loc()
+        expansion, errors = self.macros.expand(text)
+        sub = Lexer(expansion, Diagnostics(expansion))
+        sub.state, sub.depth = BODY, 1 << 30
+        tokens = [t for t in sub if t.kind != "EOF"]
+        errors += [d.message for d in sub.diags.errors]
+        if errors:
+            for message in errors:
+                self.diags.error(
+                    f"{message} (in the expansion of macro {name}: {expansion.strip()})", loc)
+            self.done = True
+            return Token("ERROR", "", loc)
+        for t in tokens:
+            t.loc = loc
+        self.pending = tokens[1:]
+        return tokens[0] if tokens else None
+
+    def _macro_args_end(self, p: int) -> int | None:
+        """Where the `( ... )` after a function-like macro's name ends (None: no `(`)."""
+        src = self.src
+        while p < len(src) and src[p] in " \t\r\n\f\v":
+            p += 1
+        if p >= len(src) or src[p] != "(":
+            return None
+        depth = 0
+        while p < len(src):
+            ch = src[p]
+            if ch == '"':
+                p += 1
+                while p < len(src) and src[p] not in '"\n':
+                    p += 2 if src[p] == "\\" else 1
+            elif src.startswith("//", p):
+                p = src.find("\n", p)
+                p = len(src) if p < 0 else p
+                continue
+            elif src.startswith("/*", p):
+                p = src.find("*/", p + 2)
+                p = len(src) if p < 0 else p + 1
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth == 0:
+                    return p + 1
+            p += 1
+        return len(src)  # unterminated: the preprocessor says so
 
     def _number(self) -> Token | None:
         """An integer literal as bpftrace 0.17 reads it; on error, report and return None."""
@@ -431,6 +524,16 @@ class Lexer:
             out.append(chr(byte) if byte < 0x80 else chr(0xDC00 + byte))
             p = end
         return self._token("STRING", p + 1 - self.pos, "".join(out))
+
+
+def c_preamble(source: str) -> list[Token]:
+    """The C definitions before the first probe: its CPREPROC and STRUCT_DEFN tokens."""
+    tokens = []
+    for tok in Lexer(source, Diagnostics(source)):
+        if tok.kind not in ("CPREPROC", "STRUCT_DEFN"):
+            break
+        tokens.append(tok)
+    return tokens
 
 
 def tokenize(source: str, diags: Diagnostics) -> list[Token]:

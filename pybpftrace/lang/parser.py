@@ -72,10 +72,12 @@ def span(a: Location, b: Location) -> Location:
     return Location(a.line, a.col, b.end_line, b.end_col)
 
 
-def parse(source: str, diags: Diagnostics) -> ast.Program | None:
-    """Parse a whole program.  Returns None if any error was reported (to `diags`)."""
+def parse(source: str, diags: Diagnostics, macros=None) -> ast.Program | None:
+    """Parse a whole program.  Returns None if any error was reported (to `diags`).
+
+    `macros` (lang.preprocess.Macros) are expanded in probe bodies and predicates."""
     errors_before = len(diags.errors)
-    parser = _Parser(source, diags)
+    parser = _Parser(source, diags, macros)
     try:
         program = parser.program()
     except _Stop:
@@ -87,8 +89,8 @@ def parse(source: str, diags: Diagnostics) -> ast.Program | None:
 
 
 class _Parser:
-    def __init__(self, source: str, diags: Diagnostics):
-        self.lexer = Lexer(source, diags)
+    def __init__(self, source: str, diags: Diagnostics, macros=None):
+        self.lexer = Lexer(source, diags, macros)
         self.diags = diags
         self.buf: list[Token] = []
         self.last: Token | None = None   # the most recently consumed token

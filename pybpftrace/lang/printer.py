@@ -25,6 +25,7 @@ PROVIDER_ALIASES = {
     "k": "kprobe", "kr": "kretprobe", "u": "uprobe", "ur": "uretprobe", "U": "usdt",
     "t": "tracepoint", "p": "profile", "i": "interval", "s": "software", "h": "hardware",
     "w": "watchpoint", "aw": "asyncwatchpoint", "f": "kfunc", "fr": "kretfunc", "it": "iter",
+    "fentry": "kfunc", "fexit": "kretfunc",
 }
 
 UNOP_NAMES = {"*": "dereference"}

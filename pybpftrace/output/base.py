@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import BinaryIO, Callable
 
-from pybpftrace.output.values import MASK64, MapDump, Stack, Tuple, format_buffer
+from pybpftrace.output.values import MASK64, Array, MapDump, Record, Stack, Tuple, format_buffer
 
 # Map kinds whose entries 0.17 orders by value; everything else by key.
 _BY_VALUE = {"count", "sum", "min", "max"}
@@ -82,7 +82,7 @@ def ordered_entries(dump: MapDump, top: int = 0) -> list[tuple]:
         entries = cxx_sort(entries, lambda e: e[1].total)
     elif kind in ("avg", "stats"):
         entries = cxx_sort(entries, lambda e: e[1].average)
-    elif kind in _BY_VALUE or (kind == "value" and entries and isinstance(entries[0][1], int)):
+    elif kind in _BY_VALUE or (kind == "value" and entries and type(entries[0][1]) is int):
         # These come in the kernel's hash order, so 0.17's order of ties is
         # random anyway: a stable C-speed sort is as faithful and much faster
         # than replaying std::sort (maps can hold 100k keys).
@@ -99,15 +99,20 @@ def key_fields(key) -> list[str]:
 
     Stacks in keys are indented by 4, not the 8 of values.
     """
-    out = []
-    for f in _fields(key):
-        if isinstance(f, Stack):
-            out.append(f.render(4))
-        elif isinstance(f, bytes):
-            out.append(format_buffer(f))
-        else:
-            out.append(str(f))
-    return out
+    return [_key_value(f) for f in _fields(key)]
+
+
+def _key_value(f) -> str:
+    """One key field; structs print compactly in keys: `{.a=1,.b=[1,2]}`."""
+    if isinstance(f, Stack):
+        return f.render(4)
+    if isinstance(f, bytes):
+        return format_buffer(f)
+    if isinstance(f, Record):
+        return "{" + ",".join(f".{name}={_key_value(v)}" for name, v in f.fields) + "}"
+    if isinstance(f, Array):
+        return "[" + ",".join(_key_value(v) for v in f.items) + "]"
+    return str(f)
 
 
 def _fields(key) -> tuple:

@@ -9,8 +9,8 @@ buckets beyond [1G, 2G) get their real bounds.
 from __future__ import annotations
 
 from pybpftrace.output.base import Output, bucket_span, key_fields, ordered_entries
-from pybpftrace.output.values import (Hist, LHist, MapDump, Stack, Tuple, Unquoted, c_div,
-                                      format_buffer)
+from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Pointer, Record, Stack, Tuple,
+                                      Unquoted, c_div, format_buffer)
 
 _MAP_TYPE = {"hist": "hist", "lhist": "hist", "avg": "stats", "stats": "stats"}
 
@@ -122,7 +122,10 @@ def map_json(dump: MapDump, top: int = 0, div: int = 1) -> str:
 
 
 def value_json(v, div: int = 1) -> str:
-    """One value: numbers bare, tuples as lists, strings and stacks quoted."""
+    """One value: numbers bare, tuples and arrays as lists, structs as objects,
+    strings, stacks and pointers quoted (0.17 printed pointers as numbers)."""
+    if isinstance(v, Pointer):
+        return f'"{v}"'
     if isinstance(v, int):
         return str(c_div(v, div))
     if isinstance(v, Unquoted):
@@ -134,6 +137,10 @@ def value_json(v, div: int = 1) -> str:
     if isinstance(v, Stack):
         return f'"{json_escape(v.render(8))}"'
     if isinstance(v, Tuple):
+        return "[" + ",".join(value_json(x, div) for x in v.items) + "]"
+    if isinstance(v, Record):
+        return "{ " + ", ".join(f'"{name}": {value_json(x, div)}' for name, x in v.fields) + " }"
+    if isinstance(v, Array):
         return "[" + ",".join(value_json(x, div) for x in v.items) + "]"
     raise TypeError(f"cannot print {type(v).__name__}")
 

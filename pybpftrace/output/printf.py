@@ -173,3 +173,18 @@ def format_time(fmt: str = "%H:%M:%S\n", when: float | None = None) -> str | Non
         return None
     return text
 
+
+def format_strftime(fmt: str, boot_sec: int, boot_nsec: int, nsecs: int) -> str:
+    """strftime(fmt, nsecs) as 0.17 prints it: `nsecs` counts from boot, and the
+    boot time (boot_sec, boot_nsec) is wall-clock time.  `%f` is replaced by the
+    microseconds first; a result that is empty or longer than 63 bytes is
+    "(?)" (0.17 also logs "strftime returned 0")."""
+    when = int(boot_sec + (boot_nsec + nsecs) / 1e9)  # 0.17's double arithmetic
+    usecs = (boot_nsec + nsecs) % 1000000000 // 1000
+    try:
+        text = _time.strftime(fmt.replace("%f", f"{usecs:06d}"), _time.localtime(when))
+    except (ValueError, OverflowError, OSError):
+        text = ""
+    if not text or len(text.encode("utf-8", "surrogateescape")) > 63:
+        return "(?)"
+    return text

@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 
 from pybpftrace.output.base import Output, bucket_span, key_fields, ordered_entries
-from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Tuple, c_div, format_buffer
+from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Pointer, Record, Stack, Tuple,
+                                      c_div, format_buffer)
 
 _BAR_WIDTH = 52
 
@@ -90,6 +91,8 @@ def _key_text(key) -> str:
 
 def value_text(v, div: int = 1) -> str:
     """One value as 0.17's value_to_str prints it; `div` divides every integer in it."""
+    if isinstance(v, Pointer):
+        return str(v)
     if isinstance(v, int):
         return str(c_div(v, div))
     if isinstance(v, str):
@@ -100,6 +103,10 @@ def value_text(v, div: int = 1) -> str:
         return v.render(8)
     if isinstance(v, Tuple):
         return "(" + ", ".join(value_text(x, div) for x in v.items) + ")"
+    if isinstance(v, Record):
+        return "{ " + ", ".join(f".{name} = {value_text(x, div)}" for name, x in v.fields) + " }"
+    if isinstance(v, Array):
+        return "[" + ",".join(value_text(x, div) for x in v.items) + "]"
     raise TypeError(f"cannot print {type(v).__name__}")
 
 

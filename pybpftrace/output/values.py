@@ -13,13 +13,41 @@ Scalars are ordinary Python values:
   bytes which are not UTF-8 come back out unchanged;
 * buf() values are `bytes`;
 * strftime() values are `Unquoted`, because 0.17's JSON prints them without
-  quotes.
+  quotes;
+* pointers are `Pointer`, an int printed in hex.
+
+Struct values are `Record`s and arrays (not char arrays, which are strings)
+are `Array`s, holding values of the kinds above.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 MASK64 = (1 << 64) - 1
+
+
+class Pointer(int):
+    """A pointer value: printed `0xffff888100a3c000`, as 0.17 prints pointers
+    in map keys.  0.17 printed pointer map values and struct members as
+    signed decimals (-131386601963008); later bpftrace prints them in hex
+    too, and so do we (tests/golden/README.md)."""
+
+    def __str__(self) -> str:
+        return f"0x{self & MASK64:x}"
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A struct or union value: (member name, value) pairs, in declaration order."""
+    fields: tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Array:
+    """An array value, e.g. of a struct's `unsigned long bits[4]`."""
+    items: tuple
 
 
 class Unquoted(str):
@@ -38,7 +66,8 @@ class Stack:
     `frames` hold the already-symbolised text of each frame, innermost first:
     in "bpftrace" mode `do_syscall_64+115` (or `0x7ffc6cf459d8` when
     unresolved); in "perf" mode the whole line after the tab, i.e.
-    `<hex address> <sym+off>` plus ` (<module>)` for user stacks.
+    `<hex address> <sym+off>` plus ` (<module>)` for user stacks; in "raw"
+    mode (later bpftrace) the hex address alone.
     `found` is False when the stack id could not be looked up; 0.17 then
     prints nothing at all, not even the leading newline.
     """
@@ -50,11 +79,11 @@ class Stack:
         """0.17's get_stack(): a newline, then one line per frame.
 
         bpftrace mode indents each frame by `indent` spaces (8 for values and
-        printf, 4 for map keys); perf mode always uses one tab.
+        printf, 4 for map keys); perf mode always uses one tab, raw mode none.
         """
         if not self.found:
             return ""
-        pad = "\t" if self.mode == "perf" else " " * indent
+        pad = {"perf": "\t", "raw": ""}.get(self.mode, " " * indent)
         return "\n" + "".join(f"{pad}{f}\n" for f in self.frames)
 
 

@@ -1,5 +1,6 @@
-"""Attach loaded programs to tracepoints, raw tracepoints and perf events, and
-detach many of them fast.
+"""Attach loaded programs to tracepoints, raw tracepoints, perf events and the
+kprobe/uprobe PMUs (probes/kprobes.py chooses how kprobes attach), and detach
+many of them fast.
 
 Every attachment is a bpf_link (LINK_CREATE with BPF_PERF_EVENT, or
 RAW_TRACEPOINT_OPEN), because closing a link detaches its program at once,
@@ -20,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from pybpftrace.bpf import sys, uapi
 from pybpftrace.bpf.maps import online_cpus
@@ -36,20 +37,29 @@ _DETACH_THREADS = 128
 class Attachment:
     """One probe's attachment: closing `link_fds` detaches the program;
     `event_fds` are the perf events the links sit on.  `slow_close` marks
-    events whose close waits for a grace period (tracepoints)."""
+    events whose close waits for a grace period (tracepoints).  `cleanup`
+    runs once the events are closed (removing a tracefs kprobe event, which
+    the kernel refuses while an event is open)."""
 
     def __init__(self, name: str, link_fds: list[int], event_fds: list[int],
-                 slow_close: bool = False):
+                 slow_close: bool = False, cleanup: Callable[[], None] | None = None):
         self.name = name
         self.link_fds = link_fds
         self.event_fds = event_fds
         self.slow_close = slow_close
+        self.cleanup = cleanup
 
     def close(self) -> None:
         """Detach now, in this process (may take ~0.1 s per tracepoint)."""
         for fd in self.link_fds + self.event_fds:
             os.close(fd)
         self.link_fds, self.event_fds = [], []
+        self.run_cleanup()
+
+    def run_cleanup(self) -> None:
+        cleanup, self.cleanup = self.cleanup, None
+        if cleanup is not None:
+            cleanup()
 
     def __enter__(self) -> "Attachment":
         return self
@@ -104,16 +114,48 @@ def attach_perf_event(prog: Program, type: int, config: int, sample_period: int 
     return attachment
 
 
-UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
+# perf's dynamic PMUs ("kprobe", "uprobe"): each has a `type` file and, in
+# format/retprobe, the `config` bit that makes an event a return probe.
+EVENT_SOURCES = "/sys/bus/event_source/devices"
 
 
-def _uprobe_retprobe_bit() -> int:
-    """The `config` bit that makes a uprobe PMU event a return probe ("config:0")."""
+def pmu_type(pmu: str) -> int:
+    """The perf event type of PMU `pmu`; OSError when the kernel has no such PMU."""
     try:
-        with open(f"{UPROBE_PMU}/format/retprobe") as f:
+        with open(f"{EVENT_SOURCES}/{pmu}/type") as f:
+            return int(f.read())
+    except (OSError, ValueError) as e:
+        raise OSError(f"{pmu}s are not supported by this kernel (no {pmu} PMU: {e})") from e
+
+
+def _retprobe_bit(pmu: str) -> int:
+    """The `config` bit that makes an event of `pmu` a return probe ("config:0")."""
+    try:
+        with open(f"{EVENT_SOURCES}/{pmu}/format/retprobe") as f:
             return int(f.read().strip().split(":")[1].split("-")[0])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def attach_probe_pmu(prog: Program, pmu: str, probe: str, where: str, offset: int,
+                     retprobe: bool = False, pid: int = -1) -> Attachment:
+    """Run a KPROBE-type program on a kprobe or uprobe PMU event: `where` (a
+    kernel function, or a binary's path) goes in config1, `offset` (into the
+    function, or the file) in config2.  One event on CPU 0 (pid -1) fires on
+    every CPU: the program hangs off the probe, not the event."""
+    ptype = pmu_type(pmu)
+    cwhere = ctypes.create_string_buffer(where.encode())
+    attr = uapi.PerfEventAttr(type=ptype, config=(1 << _retprobe_bit(pmu)) if retprobe else 0,
+                              config1=ctypes.addressof(cwhere), config2=offset,
+                              sample_period=1, wakeup_events=1, flags=uapi.PERF_ATTR_DISABLED)
+    event = sys.perf_event_open(attr, pid, 0 if pid == -1 else -1, op=f"open {probe}")
+    del cwhere
+    try:
+        link = _link_and_enable(prog, event, probe)
+    except BaseException:
+        os.close(event)
+        raise
+    return Attachment(probe, [link], [event], slow_close=True)
 
 
 def attach_uprobe(prog: Program, path: str, offset: int, retprobe: bool = False,
@@ -122,23 +164,7 @@ def attach_uprobe(prog: Program, path: str, offset: int, retprobe: bool = False,
     perf uprobe PMU (a return probe when `retprobe`).  One event on CPU 0
     (pid -1) covers every process that maps the file."""
     probe = f"{'uretprobe' if retprobe else 'uprobe'}:{path}:0x{offset:x}"
-    try:
-        with open(f"{UPROBE_PMU}/type") as f:
-            pmu = int(f.read())
-    except (OSError, ValueError) as e:
-        raise OSError(f"uprobes are not supported by this kernel (no uprobe PMU: {e})") from e
-    cpath = ctypes.create_string_buffer(path.encode())
-    attr = uapi.PerfEventAttr(type=pmu, config=(1 << _uprobe_retprobe_bit()) if retprobe else 0,
-                              config1=ctypes.addressof(cpath), config2=offset,
-                              sample_period=1, wakeup_events=1, flags=uapi.PERF_ATTR_DISABLED)
-    event = sys.perf_event_open(attr, pid, 0 if pid == -1 else -1, op=f"open {probe}")
-    del cpath
-    try:
-        link = _link_and_enable(prog, event, probe)
-    except BaseException:
-        os.close(event)
-        raise
-    return Attachment(probe, [link], [event], slow_close=True)
+    return attach_probe_pmu(prog, "uprobe", probe, path, offset, retprobe, pid)
 
 
 def attach_raw_tracepoint(prog: Program, name: str) -> Attachment:
@@ -175,12 +201,14 @@ def detach_all(attachments: Iterable[Attachment]) -> None:
     else:
         for fd in links:
             os.close(fd)
-    slow = [fd for a in attachments if a.slow_close for fd in a.event_fds]
+    # Events with a cleanup are closed here: the cleanup needs them closed.
+    slow = [fd for a in attachments if a.slow_close and not a.cleanup for fd in a.event_fds]
     for a in attachments:
-        if not a.slow_close:
+        if not a.slow_close or a.cleanup:
             for fd in a.event_fds:
                 os.close(fd)
         a.link_fds, a.event_fds = [], []
+        a.run_cleanup()
     if slow:
         _close_in_background(slow)
 

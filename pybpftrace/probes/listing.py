@@ -10,13 +10,18 @@ types print a fixed line instead of searching:
 
 Without a pattern everything is listed ("*:*"); a pattern without `:` but with
 a `*` searches every kernel probe type (`-l '*sleep*'`).  Kernel functions come
-from available_filter_functions; when it is unreadable (no kprobes here) 0.17
-warns and lists none, and so do we.
+from available_filter_functions; where it is unreadable (as here) 0.17 warns
+and lists none, while we list the text symbols of /proc/kallsyms.  `-lv` of a
+kprobe prints no arguments, as in 0.17.  `kprobe:MODULE:FUNC` (newer
+bpftrace) lists `kprobe:MODULE:FUNC` lines.
 
 Deviations from 0.17, where 0.17 crashes or needs libraries we lack: an unknown
-provider prints 0.17's FATAL line but exits 1 instead of aborting; kfunc
-listings report kfunc as unavailable (0.17 throws); `uprobe:libNAME` is not
-resolved through ld.so.cache; uprobe `-lv` does not read DWARF parameters.
+provider prints 0.17's FATAL line but exits 1 instead of aborting;
+`uprobe:libNAME` is not resolved through ld.so.cache; uprobe `-lv` does not
+read DWARF parameters.  kfunc (fentry) functions are the kernel's BTF FUNCs,
+listed as 0.17 lists them (`kfunc:vmlinux:vfs_read`, -lv with the prototype
+and retval) even where the kernel cannot run fentry probes (0.17 refuses or
+throws there), with a warning saying so.
 """
 from __future__ import annotations
 
@@ -35,7 +40,9 @@ from pybpftrace.probe_types import (AttachPointError, AttachPointSpec, check_att
 from pybpftrace.bpf import features
 from pybpftrace import btf
 from pybpftrace.probes import tracefs
-from pybpftrace.probes.kernelinfo import KernelInfo, raw_tracepoint_params
+from pybpftrace.probes.kernel_functions import FunctionList, kernel_functions as function_list
+from pybpftrace.probes.kernelinfo import (KernelInfo, btf_functions, function_proto,
+                                          raw_tracepoint_params)
 
 # The arguments `-lv` shows for 0.17's iterators (probe_types.ITERATORS).  0.17
 # lists these but rejects `iter:task` by name ("not available for your kernel
@@ -60,6 +67,7 @@ class _Listing:
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self.no_dwarf_warned: set[str] = set()
+        self.warned: set[str] = set()
 
     def diag(self, into: list[str], message: str, span: Span) -> None:
         """Queue a located diagnostic; generated attach points get 0.17's empty span."""
@@ -95,7 +103,7 @@ class _Listing:
         for raw, span, generated in queue:
             try:
                 if has_wildcard(lex_attach_point(raw)[0]):
-                    expanded = expand_provider(raw)
+                    expanded = expand_provider(raw, kfunc_available=features.have_kfunc())
                     if len(expanded) > 1:
                         queue += [(r, None, True) for r in expanded]
                         continue
@@ -157,7 +165,10 @@ class _Listing:
         if name == "tracepoint":
             return [f"{c}:{n}" for c, n in tracefs.list_tracepoints(ap.target, ap.func)]
         if name in ("kprobe", "kretprobe"):
-            return _search(ap.func, self.kernel_functions(explicit=not ap.ignore_invalid))
+            functions = self.kernel_functions(explicit=not ap.ignore_invalid)
+            if ap.target:  # kprobe:MODULE:FUNC (newer bpftrace)
+                return [f"{m or 'vmlinux'}:{f}" for m, f in functions.find(ap.func, ap.target)]
+            return _search(ap.func, functions.modules)
         if name in ("uprobe", "uretprobe"):
             if not ap.func:
                 return [ap.target + ":"]
@@ -168,26 +179,29 @@ class _Listing:
             return _search(ap.func, ITER_ARGS if os.path.exists(VMLINUX_BTF) else [])
         if name == "rawtracepoint":
             return KernelInfo().raw_tracepoints(ap.target, ap.func)
+        if name in ("kfunc", "kretfunc"):
+            reason = KernelInfo().kernel_lacks(name)
+            if reason and reason not in self.warned:
+                self.warned.add(reason)
+                self.warn(reason)
+            return [f"{m}:{f}" for m, f in btf_functions(ap.target, ap.func)]
         if name in ("software", "hardware"):
             return [ap.target + ":"]
         if name in ("profile", "interval"):
             return [""]
         return [f"{ap.target}:{ap.func}"]  # BEGIN/END, watchpoints
 
-    def kernel_functions(self, explicit: bool) -> list[str]:
-        """Traceable kernel functions.  When they cannot be read and kprobes were
-        asked for by name on a kernel without them, say that plainly instead of
-        0.17's file-access warning."""
-        path = os.path.join(tracefs.tracefs_root(), "available_filter_functions")
-        try:
-            with open(path) as f:
-                return [line.split(" ", 1)[0].rstrip("\n") for line in f]
-        except OSError as e:
-            if explicit and not features.have_kprobe():
-                self.warn("kprobes are not supported by this kernel")
-            else:
-                self.warn(f"Could not read symbols from {path}: {e.strerror}")
-            return []
+    def kernel_functions(self, explicit: bool) -> FunctionList:
+        """The kernel's functions: available_filter_functions as in 0.17, else
+        /proc/kallsyms (this VM: the former gives EPERM).  kprobes asked for by
+        name on a kernel without them are listed with that said plainly; with
+        no list at all, 0.17's file-access warning."""
+        functions = function_list()
+        if explicit and not features.have_kprobe():
+            self.warn("kprobes are not supported by this kernel")
+        elif not functions.source:
+            self.warn(functions.error)
+        return functions
 
     def params(self, ap: AttachPointSpec, match: str) -> list[str]:
         """The `-lv` argument lines of one match."""
@@ -199,6 +213,11 @@ class _Listing:
         if name == "rawtracepoint":
             b = btf.vmlinux()
             return [f"{b.type_name(p.type)} {p.name}" for p in raw_tracepoint_params(match) or []]
+        if name in ("kfunc", "kretfunc"):  # both show retval, as in 0.17
+            proto = function_proto(*match.split(":", 1))
+            b = proto.btf
+            return [f"{b.type_name(p.type)} {p.name}" for p in proto.params] + \
+                [f"{b.type_name(proto.ret)} retval"] * bool(proto.ret)
         if name == "uprobe":
             path = match.rsplit(":", 1)[0]
             if path not in self.no_dwarf_warned and not _has_dwarf(path):

@@ -10,7 +10,8 @@ import struct
 from dataclasses import dataclass
 from typing import Callable
 
-from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple
+from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Pointer, Record, Stack, Stats,
+                                     Tuple, Unquoted)
 from pybpftrace.resources import MapInfo
 from pybpftrace.types import Kind, Type, tuple_layout
 
@@ -29,6 +30,12 @@ class Symbolizer:
 
     def probe(self, probe_id: int) -> str:
         return str(probe_id)
+
+    def timestamp(self, strftime_id: int, nsecs: int) -> str:
+        return str(nsecs)
+
+    def cgroup_path(self, path_id: int, cgroup_id: int) -> str:
+        return str(cgroup_id)
 
 
 def decode(t: Type, data: bytes | memoryview, sym: Symbolizer, off: int = 0):
@@ -75,18 +82,51 @@ def _build(t: Type, sym: Symbolizer) -> Callable:
             data[off + 8:off + 8 + min(int.from_bytes(data[off:off + 8], "little"), size)])
     if k is Kind.INET:
         return _inet
+    if k is Kind.RECORD:
+        return _record(t, sym)
+    if k is Kind.ARRAY:
+        elem, step, n = decoder(t.inner, sym), t.inner.byte_size, t.size
+        return lambda data, off: Array(tuple(elem(data, off + i * step) for i in range(n)))
+    if k is Kind.MAC_ADDRESS:  # 0.17 writes these three bare in JSON
+        return lambda data, off: Unquoted(":".join(f"{b:02X}" for b in data[off:off + 6]))
+    if k is Kind.TIMESTAMP:
+        return lambda data, off: Unquoted(sym.timestamp(*struct.unpack_from("<QQ", data, off)))
+    if k is Kind.CGROUP_PATH:
+        return lambda data, off: Unquoted(sym.cgroup_path(*struct.unpack_from("<QQ", data, off)))
     u64 = struct.Struct("<Q").unpack_from
     if k is Kind.KSYM:
         return lambda data, off: sym.ksym(u64(data, off)[0])
     if k is Kind.USYM:
-        return lambda data, off: sym.usym(u64(data, off)[0], 0)
+        return lambda data, off: sym.usym(u64(data, off)[0], u64(data, off + 8)[0])
     if k is Kind.PROBE:
         return lambda data, off: sym.probe(u64(data, off)[0])
     if k is Kind.KSTACK:
         return lambda data, off: sym.stack(t, u64(data, off)[0], 0)
     if k is Kind.USTACK:
         return lambda data, off: sym.stack(t, u64(data, off)[0], u64(data, off + 8)[0])
+    if k is Kind.PTR:
+        return lambda data, off: Pointer(u64(data, off)[0])
     return lambda data, off: u64(data, off)[0]
+
+
+def _record(t: Type, sym: Symbolizer) -> Callable:
+    """A struct value: each member at its offset; bitfields shifted and masked."""
+    parts = []
+    for m in t.members:
+        if m.bits:
+            parts.append((m.name, _bitfield(m.bit_offset, m.bits, m.type.signed), m.offset))
+        else:
+            parts.append((m.name, decoder(m.type, sym), m.offset))
+    return lambda data, off: Record(tuple((name, fn(data, off + o)) for name, fn, o in parts))
+
+
+def _bitfield(bit: int, bits: int, signed: bool) -> Callable:
+    nbytes, mask = (bit + bits + 7) // 8, (1 << bits) - 1
+
+    def decode_bitfield(data, off):
+        v = int.from_bytes(data[off:off + nbytes], "little") >> bit & mask
+        return v - (1 << bits) if signed and v >> (bits - 1) else v
+    return decode_bitfield
 
 
 _INT_CODES = {(8, True): "b", (8, False): "B", (16, True): "h", (16, False): "H",
@@ -118,8 +158,10 @@ def _flat_tuple(t: Type, offs: list[int]) -> Callable:
 
 
 def _inet(data, off):
-    family = socket.AF_INET6 if int.from_bytes(data[off:off + 8], "little") == socket.AF_INET6 \
-        else socket.AF_INET
+    """ntop()'s address; empty for a family other than AF_INET(6), as in 0.17."""
+    family = int.from_bytes(data[off:off + 4], "little")  # 0.17 passes it on as an int
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        return ""
     size = 16 if family == socket.AF_INET6 else 4
     return socket.inet_ntop(family, bytes(data[off + 8:off + 8 + size]))
 

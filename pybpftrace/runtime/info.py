@@ -1,11 +1,13 @@
 """`--info`: bpftrace 0.17's report, with answers that are true for this kernel.
 
 The sections, labels and order are bpftrace 0.17's, so people (and scripts)
-reading it find what they expect.  The answers differ on purpose: 0.17 probes
-helpers and probe types in ways that 6.x kernels fool ("override_return: yes",
-"kprobe: yes" on a kernel with neither), while bpf.features loads real
-programs.  Build facts are ours: our version, the LLVM inside llvmlite, and
-"no" for the libraries we do not use (bfd, libdw).
+reading it find what they expect; lines 0.17 lacks come last in their section
+(ringbuf; tp_btf, which raw tracepoints load as).  "kfunc" is fentry/fexit.
+The answers differ on purpose: 0.17 probes helpers and probe types in ways
+that 6.x kernels fool ("override_return: yes", "kprobe: yes" on a kernel with
+neither), while bpf.features loads real programs.  Build facts are ours: our
+version, the LLVM inside llvmlite, and "no" for the libraries we do not use
+(bfd, libdw).
 """
 from __future__ import annotations
 
@@ -93,6 +95,7 @@ def report(f=features, uname: os.uname_result | None = None,
             ("iter:task_file", _yn(f.have_iter("task_file"))),
             ("kprobe_multi", _yn(f.have_kprobe_multi())),
             ("raw_tp_special", _yn(f.have_raw_tp_special())),
+            ("tp_btf", _yn(f.have_tp_btf())),
         ],
     }
     return "".join(title + "\n" + "".join(f"  {k}: {v}\n" for k, v in rows) + "\n"

@@ -19,13 +19,18 @@ from pybpftrace import driver
 from pybpftrace.lang import ast
 from pybpftrace.bpf.maps import Map, possible_cpus
 from pybpftrace.bpf.programs import Program, VerifierError
+from pybpftrace.bpf.sys import BpfError
 from pybpftrace.bpf.ringbuf import RingBuffer
 from pybpftrace.bpf.uapi import MapType, ProgType
-from pybpftrace.codegen.lower import EXIT_FLAG_OFFSET, JOIN_MAX_ARGS, InternalMaps
+from pybpftrace.codegen.lower import (EXIT_FLAG_OFFSET, JOIN_MAX_ARGS, SCRATCH_MAX, InternalMaps,
+                                      scratch_value_size)
 from pybpftrace.output.base import Output
 from pybpftrace.output.text import TextOutput
 from pybpftrace.output.printf import format_printf, format_time
-from pybpftrace.probes import attach as attaching
+from pybpftrace.probes import attach as attaching, kprobes, trampolines
+from pybpftrace.probe_types import has_wildcard
+from pybpftrace.diag import DiagnosticError, Diagnostics
+from pybpftrace.lang.printer import attach_point_name
 from pybpftrace.perf_events import PERF_TYPE_SOFTWARE, find_event
 from pybpftrace.resources import Action
 from pybpftrace.runtime.decode import RawMap, decode, dump_map
@@ -38,13 +43,13 @@ RINGBUF_SIZE = 8 << 20  # default; BPFTRACE_PERF_RB_PAGES sets pages per CPU ins
 PAGE_SIZE = 4096
 # printf lines written at once; output must keep flowing while a long drain runs.
 PENDING_LINES = 512
-STACK_DEPTH = 127
 PERF_COUNT_SW_CPU_CLOCK = 0
 PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
               "tracepoint": ProgType.TRACEPOINT, "rawtracepoint": ProgType.RAW_TRACEPOINT,
               "interval": ProgType.PERF_EVENT,
               "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT,
-              "uprobe": ProgType.KPROBE, "uretprobe": ProgType.KPROBE}
+              "uprobe": ProgType.KPROBE, "uretprobe": ProgType.KPROBE,
+              "kprobe": ProgType.KPROBE, "kretprobe": ProgType.KPROBE}
 
 
 class SessionError(Exception):
@@ -101,13 +106,26 @@ class Session:
         self.ringbuf_map = self._internal(MapType.RINGBUF, 0, 0, self.ringbuf_size, "events")
         # One u64 of events the ring buffer refused, one u64 "exit() was called".
         self.status_map = self._internal(MapType.ARRAY, 4, 16, 1, "status")
-        scratch = self._internal(MapType.PERCPU_ARRAY, 4, 16 + JOIN_MAX_ARGS * self.res.strlen, 1,
-                                 "scratch")
-        self.stack_map = None
-        if any(_uses_stacks(p) for p in self.analysed.program.probes):
-            self.stack_map = self._internal(MapType.STACK_TRACE, 4, 8 * STACK_DEPTH, 4096, "stacks")
+        scratch_size = scratch_value_size(self.analysed.program, self.res.maps, self.res.strlen)
+        if scratch_size > SCRATCH_MAX:
+            raise SessionError(f"the struct values of a probe need {scratch_size} bytes of "
+                               f"scratch memory, more than the {SCRATCH_MAX} a per-CPU map value "
+                               "can hold: store or print fewer of them, or smaller members")
+        scratch = self._internal(MapType.PERCPU_ARRAY, 4, scratch_size, 1, "scratch")
+        limits = sorted(_stack_limits(self.analysed.program))
+        self.stack_maps = {n: self._stack_map(n) for n in limits}
         return InternalMaps(self.ringbuf_map.fd, self.status_map.fd, scratch.fd,
-                            self.stack_map.fd if self.stack_map else -1, len(possible_cpus()))
+                            {n: m.fd for n, m in self.stack_maps.items()}, len(possible_cpus()),
+                            scratch_size)
+
+    def _stack_map(self, limit: int) -> Map:
+        try:
+            return self._internal(MapType.STACK_TRACE, 4, 8 * limit, 4096, f"stack_{limit}")
+        except BpfError as e:
+            raise SessionError(
+                f"failed to create stack id map: {e.strerror}\nERROR: This might have happened "
+                f"because kernel.perf_event_max_stack is smaller than {limit}. Try to tweak this "
+                "value with sysctl kernel.perf_event_max_stack=<new value>") from e
 
     def _internal(self, map_type, key_size, value_size, max_entries, name) -> Map:
         m = Map.create(map_type, key_size, value_size, max_entries, name=name)
@@ -117,7 +135,12 @@ class Session:
     def load(self, units: list[driver.ProgramUnit]) -> None:
         for unit in units:
             try:
-                prog = Program.load(PROG_TYPES[unit.provider], unit.insns, name=unit.name)
+                if unit.ctx.tracing:  # fentry/fexit, tp_btf: loaded for their one target
+                    prog = trampolines.load(trampolines.target_of(unit.probes[0]), unit.insns,
+                                            unit.name)
+                else:
+                    prog = Program.load(PROG_TYPES[unit.provider], unit.insns, name=unit.name,
+                                        expected_attach_type=_expected_attach_type(unit))
             except VerifierError as e:
                 raise SessionError(explain(e, _probe_names(unit), self.opts.verbose)
                                    .removeprefix("ERROR: ").rstrip())
@@ -130,8 +153,39 @@ class Session:
                                  f"{info.xlated_len // 8} after kernel rewrites, "
                                  f"{info.verified_insns} verified; {info.jited_len} bytes JITed\n")
 
+    def check_attachable(self, units: list[driver.ProgramUnit]) -> None:
+        """Stop before attaching anything when this kernel cannot attach a probe
+        (kprobes on a kernel without them): the programs were generated and
+        passed the verifier, so the one error left is the kernel's, located at
+        the attach point, with the tracepoint to use instead if there is one.
+        fentry/fexit programs are checked before loading, which such a kernel
+        refuses without a verifier log."""
+        for unit in units:
+            for probe in unit.probes:
+                reason = self.kinfo.kernel_lacks(probe.provider)
+                if reason is None:
+                    continue
+                aps = unit.ctx.probe.attach_points
+                ap = next((a for a in aps if a.provider == probe.provider), aps[0])
+                name = attach_point_name(ap.raw) if has_wildcard(ap.func) else probe.name
+                message = f"{reason}: cannot attach {name}"
+                if probe.provider in (*kprobes.KPROBE_KINDS, *trampolines.FUNCTION_KINDS):
+                    alternative = kprobes.tracepoint_alternative(
+                        probe.func, probe.provider in ("kretprobe", "kretfunc"))
+                    message += f" (try {alternative} instead)" if alternative else ""
+                diags = Diagnostics(self.analysed.diags.source, self.analysed.diags.filename)
+                diags.error(message, ap.loc)
+                raise DiagnosticError(diags)
+
     def attach(self, units: list[driver.ProgramUnit]) -> None:
         for unit in units:
+            if unit.provider in kprobes.KPROBE_KINDS:
+                if self.opts.verbose:
+                    sys.stderr.write("".join(f"Attaching {p.name}\n" for p in unit.probes))
+                aps = unit.ctx.probe.attach_points
+                strict = len(aps) == 1 and not has_wildcard(aps[0].func + aps[0].target)
+                self.attachments += kprobes.attach_kprobes(unit.program, unit.probes, strict)
+                continue
             for probe in unit.probes:
                 if probe.provider == "BEGIN":
                     self.begin.append(unit.program)
@@ -144,6 +198,8 @@ class Session:
 
     def _attach_one(self, prog: Program, probe):
         kind = probe.provider
+        if prog.prog_type == ProgType.TRACING:
+            return trampolines.attach(prog, trampolines.target_of(probe))
         if kind == "tracepoint":
             return attaching.attach_tracepoint(prog, probe.target, probe.func,
                                                cookie=self.res.probes.index(probe))
@@ -186,7 +242,10 @@ class Session:
         internal = self.create_maps()
         units = driver.program_units(self.analysed, self.kinfo)
         driver.generate(self.analysed, units, internal, self.params)
+        # fentry/fexit cannot even be loaded where the kernel lacks them.
+        self.check_attachable([u for u in units if u.provider in trampolines.FUNCTION_KINDS])
         self.load(units)
+        self.check_attachable(units)
         self.out.attached_probes(len(self.res.probes))
         self.attach(units)
         if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED") is not None:
@@ -302,7 +361,7 @@ class Session:
     def symbolizer(self) -> SessionSymbolizer:
         sym = getattr(self, "_sym", None)
         if sym is None:
-            sym = self._sym = SessionSymbolizer(self.res, self.stack_map)
+            sym = self._sym = SessionSymbolizer(self.res, self.stack_maps)
         return sym
 
     @staticmethod
@@ -351,12 +410,22 @@ class Session:
             m.close()
 
 
+def _expected_attach_type(unit: driver.ProgramUnit) -> int:
+    """What a program must be loaded for besides its type: kprobe_multi, when
+    one link will run it on all of its kprobes."""
+    return kprobes.multi_attach_type(unit.probes) if unit.provider in kprobes.KPROBE_KINDS else 0
+
+
 def _probe_names(unit: driver.ProgramUnit) -> str:
     """The probes a program serves, for messages: the first three, then "..."."""
     return ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
 
 
-def _uses_stacks(node) -> bool:
+def _stack_limits(node) -> set[int]:
+    """The limits of the kstack/ustack values a program makes (one stack map each)."""
+    found = set()
     if isinstance(node, ast.Expr) and node.type.kind in (Kind.KSTACK, Kind.USTACK):
-        return True
-    return any(_uses_stacks(c) for c in ast.children(node))
+        found.add(node.type.stack_limit)
+    for c in ast.children(node):
+        found |= _stack_limits(c)
+    return found

@@ -18,8 +18,16 @@ from pybpftrace.resources import ProbeInfo
 from pybpftrace.semantic.kinfo import KernelInfo
 
 # Kinds this version can attach; the others get a "not supported" error.
+# fentry/fexit (kfunc/kretfunc) are compiled on every kernel and refused when
+# loaded where BPF trampolines are missing, so that their code is still checked.
 ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software", "rawtracepoint",
-              "uprobe", "uretprobe"}
+              "uprobe", "uretprobe", "kfunc", "kretfunc", "kprobe", "kretprobe"}
+# kprobes are resolved and compiled on every kernel; one without kprobes is told
+# so when attaching (runtime.session), after the programs passed the verifier.
+
+# 0.17 refuses these kretprobes: a return probe there can lock up the system.
+BANNED_KRETPROBES = ("_raw_spin_lock", "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore",
+                     "queued_spin_lock_slowpath")
 
 
 def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: KernelInfo,
@@ -45,7 +53,7 @@ def _expand(ap: ast.AttachPoint, diags: Diagnostics, kinfo: KernelInfo,
         raws = [ap.raw]
         provider = pt.lex_attach_point(ap.raw, params)[0]
         if pt.has_wildcard(provider):
-            raws = pt.expand_provider(ap.raw)
+            raws = pt.expand_provider(ap.raw, kfunc_available=not kinfo.kernel_lacks("kfunc"))
         elif pt.resolve_provider(provider) is None:
             diags.error(f"Invalid probe type: {provider}", ap.loc)
             return []
@@ -94,6 +102,10 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
         return [ProbeInfo(f"rawtracepoint:{n}", kind, "", n) for n in found]
     if kind in ("uprobe", "uretprobe"):
         return _uprobes(spec, ap, diags)
+    if kind in ("kfunc", "kretfunc"):
+        return _functions(spec, ap, diags, kinfo)
+    if kind in ("kprobe", "kretprobe"):
+        return _kprobes(spec, ap, diags, kinfo)
     if kind in ("interval", "profile"):
         period, freq = pt.timer_spec(spec.target, spec.freq)
         name = f"{kind}:{spec.target}:{spec.freq}"
@@ -101,6 +113,58 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
     event = find_event(kind, spec.target)
     count = spec.freq or event.default_count
     return [ProbeInfo(f"{kind}:{event.name}:{count}", kind, event.name, count=count)]
+
+
+def _functions(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+               kinfo: KernelInfo) -> list[ProbeInfo]:
+    """fentry/fexit on `[MODULE:]FUNC` (globs in both): the kernel functions
+    with BTF, named with their module as 0.17 names them (kfunc:vmlinux:vfs_read)."""
+    kind = spec.kind.name
+    lister = getattr(kinfo, "btf_functions", None)
+    found = lister(spec.target, spec.func) if lister else []
+    if not pt.has_wildcard(spec.func) and not spec.target and len(found) > 1:
+        diags.error("ambiguous attach point, please specify module containing the function "
+                    f"'{spec.func}'", ap.loc)
+        return []
+    if not found:
+        what = spec.func if not pt.has_wildcard(spec.target + spec.func) else \
+            f"any function matching {spec.target}:{spec.func}"
+        diags.error(f"No BTF found for {what}", ap.loc)
+    return [ProbeInfo(f"{kind}:{m}:{f}", kind, m, f) for m, f in found]
+
+
+def _kprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+             kinfo: KernelInfo) -> list[ProbeInfo]:
+    """kprobe/kretprobe on [MODULE:]FUNC[+OFFSET]: a wildcard expands over the
+    kernel's functions.  A name the kernel does not list is kept, with 0.17's
+    warning, as the kernel decides when attaching (and not at all where it has
+    no kprobes: the attach error says everything then)."""
+    kind, module, func = spec.kind.name, spec.target, spec.func
+    wildcard = pt.has_wildcard(func) or pt.has_wildcard(module)
+    lister = getattr(kinfo, "kernel_functions", None)
+    found = lister(module, func) if lister else None
+    if not wildcard and not found:
+        if found is not None and kinfo.kernel_lacks(kind) is None:
+            d = diags.warning(f'{func} is not traceable (either non-existing, inlined, or marked '
+                              'as "notrace"); attaching to it will likely fail', ap.loc)
+            clones = lister(module, f"{func}.*")
+            if clones:
+                d.hints.append(f"the kernel has {', '.join(f for _, f in clones)}")
+        found = [("" if module == "vmlinux" else module, func)]
+    if not found:
+        diags.error(f"kprobes not found: {module + ':' if module else ''}{func}", ap.loc)
+        return []
+    if not module:  # the kernel finds a function by name in any module
+        found = sorted({("", f) for _, f in found})
+    suffix = f"+{spec.offset}" if spec.offset else ""
+    out = []
+    for mod, name in found:
+        if kind == "kretprobe" and name in BANNED_KRETPROBES:
+            diags.error(f"kretprobe:{name} can't be used as it might lock up your system.", ap.loc)
+            continue
+        where = f"{mod or 'vmlinux'}:{name}" if module else name
+        out.append(ProbeInfo(f"{kind}:{where}{suffix}", kind, mod, name, offset=spec.offset))
+    return out
 
 
 def _binaries(target: str) -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pybpftrace.types import UINT64, Kind, String, Type
 
 COMM_SIZE = 16
+# kstack()/ustack() modes: 0.17's two, and "raw" (addresses only) of later bpftrace.
+STACK_MODES = frozenset({"bpftrace", "perf", "raw"})
 STRING_SIZE = 64        # 0.17's fixed size of string ternaries and string literal limit
 MAX_STACK_SIZE = 1024
 
@@ -26,9 +28,27 @@ BUILTIN_VARIABLES: dict[str, Type] = {
 # lexer knows as a function (lexer.CALL_NAMES) is reported as unsupported.
 SUPPORTED_FUNCTIONS = frozenset(
     "printf time exit str buf join strncmp count sum avg min max stats hist lhist delete clear "
-    "zero print system signal cat ksym usym ntop pton kstack ustack sizeof".split())
+    "zero print system signal cat ksym usym ntop pton kstack ustack sizeof uaddr kaddr reg "
+    "strftime cgroupid cgroup_path macaddr bswap strcontains kptr uptr path override "
+    "debugf".split())
 
 UNSAFE_FUNCTIONS = frozenset({"system", "signal", "override"})
+
+# 0.17's check_available(): the probe kinds where some functions cannot be used
+# (`NAME can not be used with "PROVIDER" probes`).  rawtracepoint (newer than
+# 0.17) has no pt_regs, so reg() is not available there either.
+_NO_REGS = ("BEGIN", "END", "tracepoint", "kfunc", "kretfunc", "iter", "rawtracepoint")
+UNAVAILABLE_IN = {
+    "reg": frozenset(_NO_REGS),
+    "uaddr": frozenset(_NO_REGS + ("kprobe", "kretprobe", "profile", "interval", "software",
+                                   "hardware", "watchpoint", "asyncwatchpoint")),
+    "signal": frozenset({"BEGIN", "END", "interval", "software", "hardware", "watchpoint",
+                         "asyncwatchpoint", "iter"}),
+}
+
+# reg(): 0.17's x86_64 register names, in struct pt_regs order (offset = 8 * index).
+PT_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx",
+           "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss")
 
 # Aggregation function -> map value kind.
 AGGREGATION_KINDS = {

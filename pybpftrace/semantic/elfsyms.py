@@ -1,10 +1,14 @@
-"""ELF symbol lookups for uprobe attach points: function name -> file offset.
+"""ELF symbol lookups for uprobe attach points (function name -> file offset)
+and for uaddr() (data symbol -> address and size).
 
 The uprobe PMU takes a file offset: symbol vaddr - PT_LOAD p_vaddr + p_offset.
 (runtime.usyms uses vaddr_to_offset for the reverse, symbolising addresses.)
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 
@@ -41,3 +45,34 @@ def address_offset(path: str, vaddr: int) -> int | None:
     with open(path, "rb") as f:
         loads = [s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_LOAD"]
         return vaddr_to_offset(loads, vaddr)
+
+
+@lru_cache(maxsize=64)
+def data_symbol(path: str, name: str) -> tuple[int, int] | None:
+    """(vaddr, size) of the data symbol `name` of one ELF file, as 0.17's
+    resolve_uname() finds it for uaddr(): the first STT_OBJECT of that name in
+    the symbol tables, in section order.  None when there is none, its address
+    is 0, or the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            for table in elf.iter_sections():
+                if table["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
+                    continue
+                for sym in table.get_symbol_by_name(name) or ():
+                    if sym["st_info"]["type"] == "STT_OBJECT":
+                        return (sym["st_value"], sym["st_size"]) if sym["st_value"] else None
+    except (OSError, ELFError):
+        return None
+    return None
+
+
+@lru_cache(maxsize=64)
+def offset_vaddr(path: str, offset: int) -> int | None:
+    """The virtual address (as linked) of file offset `offset` of one ELF file, or None."""
+    with open(path, "rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] == "PT_LOAD" and \
+                    seg["p_offset"] <= offset < seg["p_offset"] + seg["p_filesz"]:
+                return offset - seg["p_offset"] + seg["p_vaddr"]
+    return None

@@ -22,12 +22,28 @@ class TracepointField:
     data_loc: bool = False
 
 
+@dataclass(frozen=True)
+class FunctionProto:
+    """A kernel function's prototype from BTF, for fentry/fexit `args` and
+    `retval`: `params` are btf Params (name, type id) and `ret` the return
+    type's id (0: void), all ids into `btf` (vmlinux's BTF, or a module's
+    split BTF on top of it)."""
+    btf: object
+    params: tuple
+    ret: int
+
+
 class KernelInfo(Protocol):
     def tracepoints(self, category: str, name: str) -> list[tuple[str, str]]:
         """(category, event) pairs matching the two glob patterns, sorted."""
 
     def tracepoint_fields(self, category: str, name: str) -> list[TracepointField]:
         """The non-common fields of a tracepoint, in record order."""
+
+    def kernel_functions(self, module: str, func: str) -> list[tuple[str, str]] | None:
+        """(module, function) pairs matching a kprobe's MODULE ("" or "*": any)
+        and FUNC (a glob or a name), sorted; module "" is the kernel image.
+        None when the kernel's function list is unknown.  Optional."""
 
     def kernel_lacks(self, provider: str) -> str | None:
         """A sentence saying why this kernel cannot attach `provider` probes, or None."""
@@ -43,3 +59,27 @@ class KernelInfo(Protocol):
     def raw_tracepoint_params(self, name: str):
         """The typed arguments (btf Params: name, type id into kernel_btf())
         of raw tracepoint `name`, or None.  Optional."""
+
+    def typed_raw_tracepoint(self, name: str) -> bool:
+        """Whether raw tracepoint `name` loads as a BTF-typed tp_btf program,
+        whose pointer arguments the verifier knows the types of (else it is a
+        plain raw_tp program).  Optional (no)."""
+
+    def btf_functions(self, module: str, name: str) -> list[tuple[str, str]]:
+        """(module, function) of the kernel functions with BTF that fentry can
+        attach to, matching the glob patterns; "vmlinux" is the kernel's own
+        module.  Optional."""
+
+    def btf_function_proto(self, module: str, name: str) -> FunctionProto | None:
+        """The prototype of function `name` of `module`, or None.  Optional."""
+
+    def kernel_symbol_address(self, name: str) -> int | None:
+        """The address of kernel symbol `name` (for kaddr()), or None.  Optional."""
+
+    def cgroup_id(self, path: str) -> int:
+        """The id of the cgroup2 directory `path` (for cgroupid()); raises OSError.
+        Optional."""
+
+    def helper_unavailable(self, func: str) -> str | None:
+        """Why the kernel cannot run function `func` (its BPF helper is missing), or
+        None.  Optional."""

@@ -22,27 +22,30 @@ missing "join" and the missing space in two messages; a warning that 0.17
 repeats once per pass is reported once).
 
 Beyond 0.17: `let`, `for ($i : a..b)`, `delete(@m, key)`, tuple `==`, str() of a
-kernel struct's char array.  Kernel structs come from BTF (semantic.btftypes)
-instead of 0.17's clang; struct values stay in kernel memory (they cannot be
-printed or stored in maps yet).
+kernel struct's char array, casts to and sizeof of any BTF typedef (`(pid_t)x`),
+print() of pointers, `&` of struct members, and pointers indexed by any integer.
+Kernel structs come from BTF (semantic.btftypes) instead of 0.17's clang, and
+so do enumerators used as constants.  A struct value is copied out of kernel
+memory only where it is stored or printed; `$t->a.b` reads just `b`.
 """
 from __future__ import annotations
 
 import fnmatch
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pybpftrace.diag import Diagnostics, Location
 from pybpftrace.format_string import validate_printf
 from pybpftrace.lang import ast
-from pybpftrace.lang.lexer import BUILTIN_NAMES, CALL_BUILTIN_NAMES, STACK_MODE_NAMES, string_bytes
+from pybpftrace.lang.lexer import BUILTIN_NAMES, CALL_BUILTIN_NAMES, string_bytes
 from pybpftrace.semantic.builtins import (
-    BUILTIN_VARIABLES, MAX_STACK_SIZE, STRING_SIZE, SUPPORTED_FUNCTIONS, UNSAFE_FUNCTIONS,
-    signal_number,
+    BUILTIN_VARIABLES, MAX_STACK_SIZE, PT_REGS, STACK_MODES, STRING_SIZE, SUPPORTED_FUNCTIONS,
+    UNAVAILABLE_IN, UNSAFE_FUNCTIONS, signal_number,
 )
-from pybpftrace.semantic import btftypes
-from pybpftrace.semantic.kinfo import TracepointField
+from pybpftrace.semantic import btftypes, elfsyms
+from pybpftrace.semantic.records import NoSuchField, Records, UnknownRecord
+from pybpftrace.semantic.kinfo import FunctionProto, TracepointField
 from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type, describe, typestr
 
 NUM_PASSES = 10
@@ -65,12 +68,16 @@ def size_of(t: Type) -> int:
         return t.byte_size
     if k is Kind.BUFFER:
         return t.size + 1
-    if k in (Kind.NONE, Kind.STACK_MODE, Kind.RECORD):
+    if k is Kind.RECORD:
+        return t.size
+    if k in (Kind.NONE, Kind.STACK_MODE):
         return 0
     if k is Kind.INET:
         return 24
-    if k is Kind.USERNAME:
-        return 8
+    if k in (Kind.USYM, Kind.TIMESTAMP, Kind.CGROUP_PATH):
+        return 16
+    if k is Kind.MAC_ADDRESS:
+        return 6
     return 8
 
 
@@ -119,8 +126,44 @@ def grow_strings(old: Type, new: Type) -> Type:
     return old
 
 
+# 0.17's SizedType::IsByteArray(): values kept as bytes, which macaddr() may read.
+BYTE_ARRAYS = (Kind.STRING, Kind.USYM, Kind.INET, Kind.BUFFER, Kind.TIMESTAMP, Kind.MAC_ADDRESS,
+               Kind.CGROUP_PATH)
+
+
 def printable(t: Type) -> bool:
-    return t.kind not in (Kind.NONE, Kind.PTR, Kind.STACK_MODE, Kind.RECORD) and not t.ctx
+    """Can print() show it?  Beyond 0.17: pointers (0.17 refuses them), as hex addresses."""
+    if t.kind is Kind.RECORD and not t.size:
+        return False  # a struct only declared, never defined
+    return t.kind not in (Kind.NONE, Kind.STACK_MODE) and not t.ctx
+
+
+def key_view(t: Type) -> Type:
+    """How 0.17 shows a key: every integer in it as signed (MapKey::argument_value),
+    also inside structs and arrays (a u32 0xffffffff member prints as -1).  Such
+    a struct is marked `signed`: members do not take part in comparing types,
+    and the runtime must not take it for the struct as a value."""
+    if t.kind is Kind.INT:
+        return Int(t.bits, True)
+    if t.kind is Kind.ARRAY and t.inner is not None:
+        return Type(Kind.ARRAY, size=t.size, inner=key_view(t.inner))
+    if t.kind is Kind.RECORD and t.members:
+        return replace(t, signed=True,
+                       members=tuple(m._replace(type=key_view(m.type)) for m in t.members))
+    return t
+
+
+def in_traced_memory(e: ast.Expr) -> bool:
+    """Is `e` an lvalue in the traced kernel's or process's memory, read (and
+    addressable) through a pointer: `*p`, `p->member`, `p[i]` and the members
+    and elements of those?  Every other value lives in the BPF program."""
+    if isinstance(e, ast.Unop):
+        return e.op == "*" and e.expr.type.kind is Kind.PTR
+    if isinstance(e, ast.FieldAccess):
+        return getattr(e, "btf_member", None) is not None and (e.arrow or in_traced_memory(e.expr))
+    if isinstance(e, ast.ArrayAccess):
+        return e.expr.type.kind is Kind.PTR or in_traced_memory(e.expr)
+    return False
 
 
 _C_INT = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -204,12 +247,19 @@ def field_type(f: TracepointField) -> Type:
     return Int(bits, signed)
 
 
-def raw_tracepoint_struct(name: str) -> str:
-    return f"struct _rawtracepoint_{name}"
+# Kinds whose `args` is a record of typed u64 context slots, from BTF.
+FUNCTION_KINDS = ("kfunc", "kretfunc")
+_ARGS_RECORDS = {"rawtracepoint": "struct _rawtracepoint_",
+                 **dict.fromkeys(FUNCTION_KINDS, "struct _kfunc_")}
+
+
+def raw_tracepoint_struct(name: str, kind: str = "rawtracepoint") -> str:
+    """The name of the `args` record of a raw tracepoint or fentry/fexit function."""
+    return _ARGS_RECORDS[kind] + name
 
 
 def _is_raw_args(t: Type) -> bool:
-    return t.kind is Kind.RECORD and t.ctx and t.name.startswith("struct _rawtracepoint_")
+    return t.kind is Kind.RECORD and t.ctx and t.name.startswith(tuple(_ARGS_RECORDS.values()))
 
 
 def tracepoint_struct(category: str, event: str) -> str:
@@ -236,12 +286,18 @@ class MapDecl:
 
 class TypeChecker:
     def __init__(self, diags: Diagnostics, params: list[str], strlen: int = 64,
-                 unsafe: bool = False, tp_fields=None, kernel_btf=None, raw_params=None):
+                 unsafe: bool = False, tp_fields=None, kernel_btf=None, raw_params=None,
+                 kinfo=None, cdefs=None):
         self.diags = diags
+        self.kinfo = kinfo  # for the optional compile-time lookups of kaddr() and cgroupid()
+        # Errors 0.17 only finds in codegen, after a clean analysis: reported then, first only.
+        self.codegen_errors: list[str] = []
         self.raw_params = raw_params or (lambda name: None)  # KernelInfo.raw_tracepoint_params
+        self._function_protos: dict[int, tuple] = {}  # probe -> (FunctionProto | None, error)
         self._kernel_btf = kernel_btf or (lambda: None)  # KernelInfo.kernel_btf
         self._btf = None
         self._btf_asked = False
+        self.records = Records(cdefs, self.btf)  # the script's C definitions (semantic.cdefs), then BTF
         self.params = params
         self.strlen = strlen
         self.unsafe = unsafe
@@ -277,6 +333,7 @@ class TypeChecker:
         return self.pass_ == NUM_PASSES
 
     def run(self, program: ast.Program) -> None:
+        self.c_definitions = program.c_definitions
         self.link(program)
         for self.pass_ in range(1, NUM_PASSES + 1):
             self.errors = []
@@ -287,6 +344,9 @@ class TypeChecker:
                 for msg, loc in self.errors:
                     self.diags.error(msg, loc)
                 return
+        if self.codegen_errors:
+            self.diags.error(f"Failed to compile: {self.codegen_errors[0]}")
+            return
         self.collect_maps()
 
     def error(self, msg: str, loc: Location) -> None:
@@ -324,7 +384,8 @@ class TypeChecker:
                 continue
             if value.kind is Kind.INT:
                 value = Int(64, value.signed)
-            parts = [Int(64, True) if k.kind is Kind.INT else k for k in self.map_key.get(name, [])]
+            parts = [Int(64, True) if k.kind is Kind.INT else key_view(k)
+                     for k in self.map_key.get(name, [])]
             if not parts:
                 key = None
             elif len(parts) == 1:
@@ -461,11 +522,18 @@ class TypeChecker:
         m = s.map
         value = self.desugared(s)
         self.expr(m)
-        t = self.expr(value)
+        t = self.value_type(self.expr(value))
         if self.copies_aggregate(value, t):
             return
-        self.assign_map_type(m, t, self.space(value))
+        stored = self.map_val.get(m.name, NONE)
         loc = s.op_loc if s.op is None else s.loc
+        if t.kind is Kind.RECORD and stored.kind is Kind.RECORD and stored.name != t.name:
+            # 0.17 ends this message with a stray quote (''): not copied.
+            self.error(f"Type mismatch for @{m.name}: trying to assign value of type "
+                       f"'{t.name}' when map already contains a value of type '{stored.name}'",
+                       loc)
+            return
+        self.assign_map_type(m, t, self.space(value))
         stored = self.map_val.get(m.name, NONE)
         if t.kind is Kind.STRING:
             if size_of(stored) < t.size:
@@ -480,9 +548,8 @@ class TypeChecker:
                     self.error(msg, loc)
         elif t.ctx:
             self.error("context cannot be assigned to a map", loc)
-        elif t.kind is Kind.RECORD:
-            self.error(f"pybpftrace cannot store struct values in maps yet ('{t.name}'): "
-                       "store a member, or a pointer to it", loc)
+        elif t.kind is Kind.RECORD and not t.size:
+            self.error(f"Cannot store a value of incomplete type '{t.name}'", loc)
         elif t.kind is Kind.TUPLE:
             if self.final and not fits_into(t, stored):
                 self.error(f"Tuple type mismatch: {describe(stored)} != {describe(t)}.", loc)
@@ -516,7 +583,10 @@ class TypeChecker:
             self.declare(s)
             return
         value = self.desugared(s)
-        t = self.expr(value)
+        t = self.value_type(self.expr(value))
+        if _is_raw_args(t):
+            self.error("args cannot be assigned to a variable", s.op_loc if s.op is None else s.loc)
+            return
         if self.copies_aggregate(value, t):
             return
         name = s.var.name
@@ -593,7 +663,7 @@ class TypeChecker:
     def is_literal(self, e: ast.Expr) -> bool:
         if isinstance(e, (ast.Integer, ast.String, ast.PositionalParam)):
             return True
-        if isinstance(e, ast.Builtin) and e.name in STACK_MODE_NAMES:
+        if isinstance(e, ast.Builtin) and e.name in STACK_MODES:
             return True
         return id(e) in self.literal_calls
 
@@ -650,12 +720,20 @@ class TypeChecker:
 
     def expr_Builtin(self, e: ast.Builtin) -> Type:
         name = e.name
-        if name in STACK_MODE_NAMES:
+        if name in STACK_MODES:
             return Type(Kind.STACK_MODE, stack_mode=name)
         if name in CALL_BUILTIN_NAMES:
             return Type(Kind.KSTACK if name == "kstack" else Kind.USTACK)
         if name not in BUILTIN_NAMES:
+            # An enumerator of the script's or a kernel enum (TCP_ESTABLISHED), as 0.17 types it.
+            e.enum_value = self.records.enum_value(name)
+            if e.enum_value is not None:
+                return UINT64
             self.error(f"Unknown identifier: '{name}'", e.loc)
+            if "#include" in self.c_definitions:  # lang.preprocess: no kernel headers here
+                self.warning(f"{name} is no macro of the included headers: where kernel headers "
+                             "are missing, BTF supplies types and enums, and pybpftrace's "
+                             "built-in header only well-known kernel macros", e.loc)
             return NONE
         if name == "comm":
             e.addrspace = "kernel"
@@ -675,12 +753,14 @@ class TypeChecker:
                 self.error("The ctx builtin is not supported by pybpftrace yet", e.loc)
             return NONE
         if name == "curtask":
-            task = btftypes.record(self.btf(), "struct task_struct")
+            task = self.records.record("struct task_struct")
             return Type(Kind.PTR, inner=task or Type(Kind.RECORD, name="struct task_struct"))
         if name == "retval":
             kind = self.single_provider()
             if kind in ("kretprobe", "uretprobe"):
                 return UINT64
+            if kind in FUNCTION_KINDS:
+                return self.function_retval(e)
             self.error("The retval builtin can only be used with 'kretprobe' and 'uretprobe' and "
                        "'kfunc' probes" + (" (try to use args->ret instead)"
                                            if kind == "tracepoint" else ""), e.loc)
@@ -688,7 +768,7 @@ class TypeChecker:
         if name == "func":
             t = NONE
             for p in providers:
-                if p in ("kprobe", "kretprobe"):
+                if p in ("kprobe", "kretprobe", *FUNCTION_KINDS):
                     t = Type(Kind.KSYM)
                 elif p in ("uprobe", "uretprobe"):
                     self.error("The func builtin is not supported in uprobes by pybpftrace yet",
@@ -705,22 +785,24 @@ class TypeChecker:
                 self.error(f"x86_64 doesn't support {name}", e.loc)
             return UINT64
         if name.startswith("sarg") and len(name) == 5 and name[4].isdigit():
-            for p in providers:
-                if p not in ("kprobe", "uprobe"):
+            for ap in self.probe.attach_points if self.probe else []:
+                if ap.provider not in ("kprobe", "uprobe"):
                     self.error(f"The {name} builtin can only be used with 'kprobes' and 'uprobes' "
                                "probes", e.loc)
-                elif p == "uprobe":
-                    self.error(f"The {name} builtin is not supported by pybpftrace yet", e.loc)
+                elif self.final and ("+" in ap.raw.rsplit(":", 1)[-1] or not ap.func):  # +off, addr
+                    self.warning("Using an address offset with the sargX built-in can"  # sic
+                                 "lead to unexpected behavior ", e.loc)
             return UINT64
         if name == "cpid":
             self.error("cpid cannot be used without child command", e.loc)
             return Int(32, False)
-        if name == "args" and self.single_provider() == "rawtracepoint":
-            # Later bpftrace: `args` of a raw tracepoint is a record of its typed
-            # arguments (from BTF); each is one u64 of the context.
+        if name == "args" and self.single_provider() in _ARGS_RECORDS:
+            # Later bpftrace: `args` of a raw tracepoint or fentry/fexit function is
+            # a record of its typed arguments (from BTF); each is one u64 of the context.
             e.addrspace = "kernel"
             first = self.probe.expansions[0] if self.probe and self.probe.expansions else None
-            return Type(Kind.RECORD, name=raw_tracepoint_struct(first.func if first else ""),
+            return Type(Kind.RECORD, name=raw_tracepoint_struct(first.func if first else "",
+                                                                self.single_provider()),
                         ctx=True)
         if name == "args":
             t = NONE
@@ -766,15 +848,15 @@ class TypeChecker:
                 t = Int(64, t.signed)  # 0.17 inserts a cast to 64 bits here
             elif t.ctx:
                 self.error("context cannot be used as a map key", e.loc)
-            elif t.kind is Kind.RECORD:
-                self.error(f"pybpftrace cannot use struct values as map keys yet ('{t.name}')",
+            elif t.kind is Kind.RECORD and not t.size:
+                self.error(f"Cannot use a value of incomplete type '{t.name}' as a map key",
                            e.loc)
             elif t.kind is Kind.TUPLE:
                 self.error("tuple cannot be used as a map key. Try a multi-key associative array "
                            "instead (eg `@map[$1, $2] = ...)`.", e.loc)
             if self.final and t.kind is Kind.NONE:
                 self.error("Invalid expression for assignment: ", k.loc)
-            key_types.append(Int(t.bits, False) if t.kind is Kind.INT else t)
+            key_types.append(Int(t.bits, False) if t.kind is Kind.INT else self.value_type(t))
         if isinstance(e.key, ast.Tuple) and e.key.keys:
             e.key.type = Tuple(*(k.type for k in e.key.elems))
         if self.pass_ > 1 and id(e) not in self.skip_keys:
@@ -874,6 +956,8 @@ class TypeChecker:
 
     def raw_tracepoint_arg(self, e: ast.FieldAccess) -> Type:
         """An argument of a raw tracepoint, typed from BTF (the first attach point's)."""
+        if self.single_provider() in FUNCTION_KINDS:
+            return self.function_arg(e)
         found = NONE
         b = self.btf()
         for p in (self.probe.expansions if self.probe else []):
@@ -896,8 +980,79 @@ class TypeChecker:
                     self.error(f"Argument '{e.field}' of raw tracepoint {p.func} is not an "
                                "integer or a pointer", e.loc)
                     return NONE
-        e.addrspace = "kernel"
+                e.addrspace = "user" if btftypes.user_pointer(b, param.type) else "kernel"
         return found
+
+    def function_arg(self, e: ast.FieldAccess) -> Type:
+        """`args.NAME` of fentry/fexit: parameter NAME of the function, from BTF."""
+        proto = self.function_proto()
+        if proto is None:
+            return NONE
+        param = next((x for x in proto.params if x.name == e.field), None)
+        if param is None:
+            self.error(f"Can't find function parameter {e.field}", e.loc)
+            return NONE
+        e.addrspace = "user" if btftypes.user_pointer(proto.btf, param.type) else "kernel"
+        return self.function_value(proto.btf, param.type, e.field, e.loc)
+
+    def function_retval(self, e: ast.Builtin) -> Type:
+        """`retval` of fexit, typed from BTF; fentry has none (0.17's message)."""
+        if self.single_provider() != "kretfunc":
+            self.error("Can't find a field $retval", e.loc)
+            return NONE
+        proto = self.function_proto()
+        if proto is None:
+            return NONE
+        if not proto.ret:
+            self.error(f"The function {self.probe.expansions[0].func} returns void: there is "
+                       "no retval", e.loc)
+            return NONE
+        return self.function_value(proto.btf, proto.ret, "retval", e.loc)
+
+    def function_value(self, b, tid: int, what: str, loc: Location) -> Type:
+        """An argument or return value of a kernel function: a u64 context slot,
+        which holds an integer or a pointer (0.17: "has unsupported type")."""
+        t = btftypes.to_type(b, tid)
+        if t is None or t.kind not in (Kind.INT, Kind.PTR):
+            self.error(f"{what} has unsupported type", loc)
+            return NONE
+        return t
+
+    def function_proto(self) -> FunctionProto | None:
+        """The BTF prototype of this fentry/fexit probe's functions (the first's:
+        as in 0.17 they must all have the same argument names), or None after
+        reporting why, at the attach point as 0.17 does."""
+        found = self._function_protos.get(id(self.probe))
+        if found is None:
+            found = self._function_protos[id(self.probe)] = self._find_function_proto()
+        proto, problem = found
+        if problem:
+            ap = next(a for a in self.probe.attach_points if a.provider in FUNCTION_KINDS)
+            self.error(problem, ap.loc)
+        return proto
+
+    def _find_function_proto(self) -> tuple[FunctionProto | None, str]:
+        lookup = getattr(self.kinfo, "btf_function_proto", None)
+        first = None
+        for p in self.probe.expansions:
+            proto = lookup(p.target, p.func) if lookup else None
+            if proto is None:
+                return None, f"kfunc:{p.func}: no BTF data for {p.func}"
+            if len(proto.params) > MAX_ARG + 1:
+                return None, (f"kfunc:{p.func}: functions with more than {MAX_ARG + 1} "
+                              "parameters are not supported.")
+            if first is None:
+                first = proto
+            elif [x.name for x in proto.params] != [x.name for x in first.params]:
+                return None, "Probe has attach points with mixed arguments"
+        return first, ""
+
+    def value_type(self, t: Type) -> Type:
+        """`t` as a stored value: a record (or an array of records) with its members,
+        so that codegen can copy it and the runtime decode it."""
+        if t.kind is Kind.RECORD or (t.kind is Kind.ARRAY and t.inner is not None):
+            return self.records.complete(t)
+        return t
 
     def btf(self):
         """The kernel's BTF (asked for once, when first needed), or None."""
@@ -907,29 +1062,28 @@ class TypeChecker:
         return self._btf
 
     def btf_field(self, t: Type, e: ast.FieldAccess) -> Type:
-        """A member of a kernel struct/union, from BTF (0.17's Field of a Record)."""
-        b = self.btf()
-        tid = btftypes.record_id(b, t) if b is not None else None
-        if tid is None:
+        """A member of a struct/union of the script or of BTF (0.17's Field of a Record)."""
+        try:
+            f = self.records.field(t, e.field)
+        except UnknownRecord:
             self.error(f"Unknown struct/union: '{t.name}'", e.loc)
             return NONE
-        try:
-            ref = b.member(tid, e.field)
-        except Exception:
+        except NoSuchField:
             self.error(f"Struct/union of type '{t.name}' does not contain a field named "
                        f"'{e.field}'", e.loc)
             return NONE
-        ft = btftypes.to_type(b, ref.type)
+        ft = f.type
         if ft is None:
-            self.error(f"Field '{e.field}' of '{t.name}' has type '{b.type_name(ref.type)}', "
+            self.error(f"Field '{e.field}' of '{t.name}' has type '{f.spelling}', "
                        "which pybpftrace does not support yet", e.loc)
             return NONE
-        if ref.bitfield_size and ft.kind is not Kind.INT:
+        if f.access.bitfield_size and ft.kind is not Kind.INT:
             self.error(f"Bitfield '{e.field}' of '{t.name}' is not an integer", e.loc)
             return NONE
-        e.btf_member = btftypes.MemberAccess(ref.bit_offset, ref.bitfield_size,
-                                             b.sizeof(ref.type))
-        e.addrspace = "kernel"
+        e.btf_member = f.access
+        # As in 0.17, a member is where its struct is: user memory for a struct
+        # reached from a user address (a uprobe's arg0), else the kernel's.
+        e.addrspace = "user" if self.space(e.expr) == "user" else "kernel"
         return ft
 
     def expr_ArrayAccess(self, e: ast.ArrayAccess) -> Type:
@@ -952,7 +1106,10 @@ class TypeChecker:
                     elif index % (1 << 64) >= t.size:
                         self.error(f"the index {index} is out of bounds for array of size "
                                    f"{t.size}", e.loc)
-            else:
+                    e.index_value = index
+            elif not (t.kind is Kind.PTR and it.kind is Kind.INT):
+                # Beyond 0.17: a pointer takes any integer index (`$p[$i]`), as in C;
+                # the element is read with bpf_probe_read, so no bounds are needed.
                 self.error("The array index operator [] only accepts literal integer indices.",
                            e.loc)
         if t.kind in (Kind.ARRAY, Kind.PTR) and t.inner is not None:
@@ -970,9 +1127,17 @@ class TypeChecker:
         base = " ".join(name.replace("*", " ").split())
         stars = name.count("*")
         if base.split()[0] in ("struct", "union"):
-            return self.cast_to_record(e, t, base, stars)
-        if base in INT_TYPES:
-            target = INT_TYPES[base]
+            return self.cast_to_record(e, t, self.records.record(base), base, stars)
+        target = INT_TYPES.get(base)
+        if target is None:
+            # Beyond 0.17, which knows only typedefs of structs: any typedef from
+            # BTF, e.g. `(pid_t)x`, `(u64)x`, `(sector_t)x`, `(atomic_t *)p`.
+            target = self.records.named_type(base)
+            if target is not None and target.kind is Kind.RECORD:
+                return self.cast_to_record(e, t, target, base, stars)
+            if target is not None and target.kind not in (Kind.INT, Kind.PTR):
+                target = None
+        if target is not None:
             if stars:
                 if stars > 2:
                     self.error(f"Unknown struct/union: '{base}'", e.loc)
@@ -980,6 +1145,9 @@ class TypeChecker:
                 target = Type(Kind.PTR, inner=target)
                 if t.ctx:
                     self.error("Integer pointer casts are not supported for type: ctx", e.loc)
+                elif t.kind not in (Kind.INT, Kind.PTR, Kind.RECORD, Kind.NONE):
+                    # A value in the BPF program has no address (0.17 crashes on it).
+                    self.error(f'Casts are not supported for type: "{describe(t)}"', e.loc)
                 if stars == 2:
                     target = Type(Kind.PTR, inner=target)
                 return target
@@ -989,9 +1157,9 @@ class TypeChecker:
         self.error(f"Unknown struct/union: '{base}'", e.loc)
         return NONE
 
-    def cast_to_record(self, e: ast.Cast, t: Type, base: str, stars: int) -> Type:
-        """`(struct foo *)x`: a pointer to a kernel struct/union from BTF."""
-        rec = btftypes.record(self.btf(), base)
+    def cast_to_record(self, e: ast.Cast, t: Type, rec: Type | None, base: str,
+                       stars: int) -> Type:
+        """`(struct foo *)x`: a pointer to record `rec` (None: unknown)."""
         if rec is None:
             self.error(f"Unknown struct/union: '{base}'", e.loc)
             return NONE
@@ -1013,7 +1181,7 @@ class TypeChecker:
             t = self.expr(x)
             if t.kind is Kind.NONE or size_of(t) == 0:
                 return NONE
-            fields.append(t)
+            fields.append(self.value_type(t))
         e.addrspace = tuple(self.space(x) for x in e.elems)
         return Tuple(*fields)
 
@@ -1039,10 +1207,18 @@ class TypeChecker:
     def expr_Unop(self, e: ast.Unop) -> Type:
         op = e.op
         name = "dereference" if op == "*" else op
-        if op == "&":
-            self.expr(e.expr)
-            self.error("The & operator is not supported by pybpftrace yet", e.loc)
-            return NONE
+        if op == "&":  # not in 0.17 (later bpftrace has it)
+            t = self.expr(e.expr)
+            e.addrspace = self.space(e.expr)
+            m = getattr(e.expr, "btf_member", None)
+            if not in_traced_memory(e.expr):
+                self.error("The & operator can only be used on struct members, array elements "
+                           "and dereferenced pointers", e.loc)
+                return NONE
+            if m is not None and m.bitfield_size:
+                self.error("The & operator can not be used on a bitfield", e.loc)
+                return NONE
+            return Type(Kind.PTR, inner=t)
         if op in ("++", "--"):
             if not isinstance(e.expr, (ast.Map, ast.Variable)):
                 self.error(f"The {op} operator must be applied to a map or variable", e.loc)
@@ -1196,23 +1372,28 @@ class TypeChecker:
         if e.expr is not None:
             self.expr(e.expr)
         elif e.typename.replace(" ", "") not in INT_TYPES:
-            base = " ".join(e.typename.split())
-            rec = btftypes.record(self.btf(), base) if "*" not in base else None
-            if rec is not None and rec.btf_id:
-                e.size = self.btf().sizeof(rec.btf_id)
+            # Beyond 0.17: typedefs of integers (`sizeof(pid_t)`) and pointer types.
+            base = " ".join(e.typename.replace("*", " ").split())
+            t = INT_TYPES.get(base) or self.records.named_type(base)
+            if t is not None and "*" in e.typename:
+                e.size = 8
+            elif t is not None and t.btf_id:
+                e.size = self.btf().sizeof(t.btf_id)
+            elif t is not None and (t.kind is not Kind.RECORD or t.size):
+                e.size = t.byte_size
             else:
                 self.error(f"Unknown identifier: '{e.typename}'", e.loc)
         return UINT64
 
     def expr_Offsetof(self, e: ast.Offsetof) -> Type:
         base = " ".join(e.typename.split())
-        rec = btftypes.record(self.btf(), base) if "*" not in base else None
-        if rec is None or not rec.btf_id:
+        rec = self.records.named_type(base) if "*" not in base else None
+        if rec is None or rec.kind is not Kind.RECORD or not (rec.btf_id or rec.size):
             self.error(f"Unknown struct/union: '{e.typename}'", e.loc)
             return NONE
         try:
-            e.offset = self.btf().member(rec.btf_id, e.field).byte_offset
-        except Exception:
+            e.offset = self.records.offsetof(rec, e.field)
+        except LookupError:
             self.error(f"Struct/union of type '{base}' does not contain a field named "
                        f"'{e.field}'", e.loc)
             return NONE
@@ -1233,8 +1414,7 @@ class TypeChecker:
             self.expr(a)
         self.func, self.func_arg = saved[0], -1
         for p in self.providers():
-            if name == "signal" and p in ("BEGIN", "END", "interval", "software", "hardware",
-                                          "watchpoint", "asyncwatchpoint", "iter"):
+            if p in UNAVAILABLE_IN.get(name, ()):
                 self.error(f'{name} can not be used with "{p}" probes', e.loc)
         if name not in SUPPORTED_FUNCTIONS:
             self.error(f"{name}() is not supported by pybpftrace yet", e.loc)
@@ -1439,6 +1619,7 @@ class TypeChecker:
                     self.warning("print()'s top and div arguments are ignored when used on "
                                  "stats() maps.", e.loc)
         elif printable(arg.type):
+            arg.type = self.value_type(arg.type)
             if len(e.args) != 1:
                 self.error(f"Non-map print() only takes 1 argument, {len(e.args)} found", e.loc)
         elif self.final:
@@ -1457,6 +1638,118 @@ class TypeChecker:
 
     call_system = call_printf
     call_cat = call_printf
+
+    def call_debugf(self, e: ast.Call) -> Type:
+        """printf() to the kernel's trace pipe (bpf_trace_printk: at most 3 arguments)."""
+        self.call_printf(e)
+        if self.final:
+            if len(e.args) > 4:
+                self.error(f"debugf() takes at most 3 arguments after the format "
+                           f"({len(e.args) - 1} provided)", e.loc)
+            self.warning("The debugf() builtin is not recommended for production use. For more "
+                         "information see bpf_trace_printk in bpf-helpers(7).", e.loc)
+        return NONE
+
+    def call_strftime(self, e: ast.Call) -> Type:
+        if self.check_varargs(e, 2, 2) and self.final and self.check_arg(e, Kind.STRING, 0, True):
+            self.check_arg(e, Kind.INT, 1)
+        return Type(Kind.TIMESTAMP)
+
+    def call_cgroupid(self, e: ast.Call) -> Type:
+        """The id of a cgroup2 directory, looked up at compile time."""
+        if self.check_nargs(e, 1) and self.check_arg(e, Kind.STRING, 0, True) and self.final:
+            path = self.string_literal(e.args[0])
+            try:
+                e.cgroup_id = self.kinfo.cgroup_id(path)
+            except AttributeError:  # a KernelInfo without cgroups
+                e.cgroup_id = 0
+            except OSError as err:
+                self.codegen_errors.append(f'Failed to get `cgroupid` for path: "{path}": '
+                                           f"{err.strerror}")
+        return UINT64
+
+    def call_cgroup_path(self, e: ast.Call) -> Type:
+        if self.check_varargs(e, 1, 2):
+            self.check_arg(e, Kind.INT, 0)
+            if len(e.args) > 1:
+                self.check_arg(e, Kind.STRING, 1)
+        return Type(Kind.CGROUP_PATH)
+
+    def call_macaddr(self, e: ast.Call) -> Type | None:
+        if not self.check_nargs(e, 1):
+            return None
+        arg = e.args[0]
+        t = arg.type
+        in_bytes = t.kind is Kind.ARRAY or t.kind in BYTE_ARRAYS
+        if t.kind not in (Kind.INT, Kind.PTR) and not in_bytes:
+            self.error(f"macaddr() only supports array or pointer arguments ({typestr(t)} "
+                       "provided)", e.loc)
+        if in_bytes and size_of(t) != 6:
+            self.error("macaddr() argument must be 6 bytes in size", e.loc)
+        if t.kind is Kind.STRING and self.is_literal(arg):
+            self.error("macaddr() does not support literal string arguments", e.loc)
+        return Type(Kind.MAC_ADDRESS)
+
+    def call_bswap(self, e: ast.Call) -> Type | None:
+        if not self.check_nargs(e, 1):
+            return None
+        t = e.args[0].type
+        if t.kind is not Kind.INT:
+            self.error(f"bswap() only supports integer arguments ({typestr(t)} provided)", e.loc)
+            return None
+        return Int(t.bits, False)
+
+    def call_strcontains(self, e: ast.Call) -> Type:
+        if self.check_nargs(e, 2):
+            self.check_arg(e, Kind.STRING, 0)
+            self.check_arg(e, Kind.STRING, 1)
+        return UINT64
+
+    def call_kptr(self, e: ast.Call) -> Type | None:
+        """kptr(p) / uptr(p): p, read from kernel / user memory from now on."""
+        if not self.check_nargs(e, 1):
+            return None
+        t = e.args[0].type
+        if t.kind not in (Kind.INT, Kind.PTR):
+            self.error(f"{e.name}() only supports integer or pointer arguments ({typestr(t)} "
+                       "provided)", e.loc)
+            return None
+        e.addrspace = "kernel" if e.name == "kptr" else "user"
+        return t
+
+    call_uptr = call_kptr
+
+    def helper_check(self, e: ast.Call) -> None:
+        """0.17's check that the kernel has the BPF helper a function needs."""
+        lacks = getattr(self.kinfo, "helper_unavailable", None)
+        reason = lacks(e.name) if lacks else None
+        if reason:
+            self.error(reason, e.loc)
+
+    def call_path(self, e: ast.Call) -> Type:
+        """d_path() of a struct path: only fentry/fexit and iter programs may call it."""
+        self.helper_check(e)
+        if self.check_varargs(e, 1, 1) and \
+                not self.check_arg(e, Kind.RECORD, 0, fail=False) and \
+                not self.check_arg(e, Kind.PTR, 0, fail=False):
+            self.error(f"path() only supports pointer or record argument "
+                       f"({typestr(e.args[0].type)} provided)", e.loc)
+        for p in self.providers():
+            if p not in ("kfunc", "kretfunc", "iter"):
+                self.error("The path function can only be used with 'kfunc', 'kretfunc', 'iter' "
+                           "probes", e.loc)
+        return String(self.strlen)
+
+    def call_override(self, e: ast.Call) -> Type:
+        """Override a kprobed function's return value (bpf_override_return)."""
+        self.helper_check(e)
+        self.check_assignment(e, False)
+        if self.check_varargs(e, 1, 1):
+            self.check_arg(e, Kind.INT, 0)
+        for p in self.providers():
+            if p != "kprobe":
+                self.error("override can only be used with kprobes.", e.loc)
+        return NONE
 
     def call_exit(self, e: ast.Call) -> Type:
         self.check_assignment(e, False)
@@ -1505,7 +1798,7 @@ class TypeChecker:
             arg = e.args[0]
             # Beyond 0.17: str() of a kernel struct's char array (`str($task->comm)`);
             # 0.17 rejects str() of other strings, and so do we.
-            btf_chars = arg.type.kind is Kind.STRING and hasattr(arg, "btf_member")
+            btf_chars = arg.type.kind is Kind.STRING and in_traced_memory(arg)
             if arg.type.kind not in (Kind.INT, Kind.PTR) and not btf_chars:
                 self.error(f"str() expects an integer or a pointer type as first argument "
                            f"({describe(arg.type)} provided)", e.loc)
@@ -1580,6 +1873,76 @@ class TypeChecker:
 
     call_usym = call_ksym
 
+    def call_reg(self, e: ast.Call) -> Type:
+        """A register of the probe's pt_regs, by 0.17's x86_64 name."""
+        if self.check_nargs(e, 1) and self.check_arg(e, Kind.STRING, 0, True):
+            name = self.string_literal(e.args[0])
+            if name not in PT_REGS:
+                self.error(f"'{name}' is not a valid register on this architecture (x86_64)",
+                           e.loc)
+            e.reg_offset = 8 * PT_REGS.index(name) if name in PT_REGS else 0
+        e.addrspace = _ADDRSPACE.get(self.single_provider(), "none")
+        return UINT64
+
+    def call_kaddr(self, e: ast.Call) -> Type:
+        """The address of a kernel symbol, from /proc/kallsyms at compile time."""
+        if self.check_nargs(e, 1) and self.check_arg(e, Kind.STRING, 0, True) and self.final:
+            name = self.string_literal(e.args[0])
+            lookup = getattr(self.kinfo, "kernel_symbol_address", None)
+            e.address = lookup(name) if lookup else None
+            if not e.address:
+                self.codegen_errors.append(f"Failed to resolve kernel symbol: {name}")
+        e.addrspace = "kernel"
+        return UINT64
+
+    def call_uaddr(self, e: ast.Call) -> Type | None:
+        """The address of a data symbol of the probed binary, typed by the symbol's size.
+
+        0.17 returns the symbol's link-time address, which is wrong in PIE
+        executables and libraries; the code generator adds the load bias, found
+        at run time from the probed instruction's address (see lower.call_uaddr).
+        `e.uaddr_deltas` maps each (binary, file offset) the probe attaches to the
+        symbol's distance from the probed instruction, as linked."""
+        if not self.check_nargs(e, 1):
+            return None
+        if not (self.check_arg(e, Kind.STRING, 0, True) and self.check_symbol(e)):
+            return None
+        name = self.string_literal(e.args[0])
+        user = ("uprobe", "uretprobe")
+        # 0.17 resolves the symbol once per attach point, as PROVIDER:BINARY.
+        aps = self.probe.attach_points
+        places = list(dict.fromkeys(
+            [(p.provider, p.target) for p in self.probe.expansions if p.provider in user] +
+            [(ap.provider, ap.target) for ap in aps if ap.provider not in user]))
+        sizes = []
+        for kind, target in places:
+            found = elfsyms.data_symbol(target, name) if target else None
+            if found is None:
+                self.error(f"Could not resolve symbol: {target}:{name}", e.loc)
+            sizes.append((found[1] if found else 0, kind + (f":{target}" if target else "")))
+        e.uaddr_deltas = {}
+        for p in self.probe.expansions:
+            found = elfsyms.data_symbol(p.target, name) if p.provider in user else None
+            if found is not None:
+                probed = elfsyms.offset_vaddr(p.target, p.offset) or 0
+                e.uaddr_deltas[(p.target, p.offset)] = found[0] - probed
+        for size, label in sizes[1:]:
+            if size != sizes[0][0]:
+                self.error(f'Symbol size mismatch between probes. Symbol "{name}" has size '
+                           f'{sizes[0][0]} for probe "{sizes[0][1]}" but size {size} for probe '
+                           f'"{label}"', e.loc)
+        e.addrspace = "user"
+        size = sizes[0][0] if sizes else 0
+        return Type(Kind.PTR, inner=Int(size * 8 if size in (1, 2, 4) else 64, True))
+
+    def check_symbol(self, e: ast.Call) -> bool:
+        name = self.string_literal(e.args[0])
+        if re.fullmatch(r"[a-zA-Z0-9./_-]+", name):
+            return True
+        self.error(f"{e.name}() expects a string that is a valid symbol (^[a-zA-Z0-9./_-]+$) as "
+                   f'input ("{name}" provided)', e.loc)
+        return False
+
     def call_ntop(self, e: ast.Call) -> Type | None:
         if not self.check_varargs(e, 1, 2):
             return None
@@ -1638,9 +2001,11 @@ class TypeChecker:
                     self.error(f"{e.name}: invalid limit value", e.loc)
                 else:
                     limit = value
+        limit %= 1 << 64  # 0.17 keeps the limit in a uint64: -1 is too large
         if limit > MAX_STACK_SIZE:
             self.error(f"{e.name}([int limit]): limit shouldn't exceed {MAX_STACK_SIZE}, "
                        f"{limit} given", e.loc)
-        return Type(kind, stack_mode=mode, stack_limit=max(limit, 0))
+            limit = MAX_STACK_SIZE
+        return Type(kind, stack_mode=mode, stack_limit=limit)
 
     call_ustack = call_kstack

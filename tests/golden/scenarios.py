@@ -8,8 +8,8 @@ entries are listed in a valid collection order (see MapDump): for hist,
 lhist, avg and stats maps that is raw key-byte order, which matters for ties.
 """
 from pybpftrace.output.printf import format_printf
-from pybpftrace.output.values import (Hist, LHist, MapDump, Stats, Tuple, hist_index,
-                                      lhist_index)
+from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Record, Stats, Tuple, Unquoted,
+                                      hist_index, lhist_index)
 
 
 def hist(*samples: int) -> Hist:
@@ -319,9 +319,44 @@ def cat_file(out):
     finish(out)
 
 
+def byte_functions(out):
+    out.attached_probes(1)
+    printfs(out, ("%lx %lx %lx %lx\n", 0x12, 0x3412, 0x44332211, 0x8877665544332211),
+            ("%d %d %d %d\n", 1, 0, 1, 1), ("%s [%s]\n", "61:62:01:FE:0A:00", "%"))
+    finish(out, keyed("@contains", "value", {"world": 1, "word": 0}),
+           MapDump("@swapped", "value", [(2, 4278190079), (1, 513)], signed=False),
+           scalar("@t", "value", Unquoted("42")))
+
+
+def struct_values(out):
+    out.attached_probes(1)
+    root = Record((("val", 0),))
+    extent = Record((("first", 0), ("lower_first", 0), ("count", 4294967295)))
+    unused = Record((("first", 0), ("lower_first", 0), ("count", 0)))
+    out.value(root)
+    out.value(0)
+    out.value(Array((extent, unused, unused, unused, unused)))
+    key_extent = Record((("first", 0), ("lower_first", 0), ("count", -1)))  # keys: signed
+    finish(out, keyed("@by_gid", "value", {root: 7}),
+           keyed("@extents", "value", {key_extent: 1}),
+           scalar("@first", "value", extent),
+           keyed("@ids", "value", {1: root, 2: root}),
+           scalar("@pair", "value", Tuple((root, 5))),
+           scalar("@uid", "value", root))
+
+
+def btf_constants(out):
+    out.attached_probes(1)
+    out.value(0)
+    out.value(11)
+    printfs(out, ("%d %d\n", 4, 16), ("%d\n", 8))
+    finish(out, keyed("@state", "value", {1: 1, 10: 2}))
+
+
 SCENARIOS = {f.__name__: f for f in (
     count_ordering, sum_signed, min_max, avg_values, stats_values, hist_basic,
     hist_negative_zero, hist_large, hist_keyed, hist_ties, lhist_basic, lhist_labels,
     multi_key, strings, tuples, print_top_div, print_stats_top, print_values, clear_zero,
     printf_ints, printf_strings, printf_quirks, map_names, end_probe, int_types,
-    json_escapes, buffers, symbols, unroll_loop, cat_file)}
+    json_escapes, buffers, symbols, unroll_loop, cat_file, byte_functions, struct_values,
+    btf_constants)}

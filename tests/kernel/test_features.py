@@ -77,6 +77,7 @@ def test_info_report_is_true_and_fast():
     assert time.monotonic() - start < 1.0
     text = out.getvalue()
     for line in ("  override_return: no", "  probe_read_kernel: yes", "  kprobe: no",
-                 "  tracepoint: yes", "  kfunc: no", "  iter:task: yes", "  Loop support: yes",
+                 "  tracepoint: yes", "  kfunc: no", "  tp_btf: yes", "  iter:task: yes",
+                 "  Loop support: yes",
                  "  Instruction limit: 1000000", "  ringbuf: yes"):
         assert line + "\n" in text

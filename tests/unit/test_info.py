@@ -93,6 +93,7 @@ Probe types
   iter:task_file: no
   kprobe_multi: yes
   raw_tp_special: yes
+  tp_btf: yes
 
 """
 
@@ -111,7 +112,7 @@ def test_sections_are_bpftrace_017s_in_order():
 def test_answers_follow_the_features():
     no, yes = report(FakeFeatures(everything=False)), report(FakeFeatures(everything=True))
     for label in ("override_return", "kprobe", "kfunc", "Loop support", "btf", "ringbuf",
-                  "iter:task_file", "raw_tp_special"):
+                  "iter:task_file", "raw_tp_special", "tp_btf"):
         assert f"  {label}: no\n" in no
         assert f"  {label}: yes\n" in yes
     # Build facts are ours, not the kernel's.
@@ -159,5 +160,5 @@ def test_refused_probes_say_no_and_never_raise():
     finally:
         _clear_feature_caches()  # later tests must see the real kernel again
     for label in ("probe_read", "Loop support", "map batch", "hash", "ringbuf", "tracepoint",
-                  "iter:task", "raw_tp_special"):
+                  "iter:task", "raw_tp_special", "tp_btf", "kfunc"):
         assert f"  {label}: no\n" in text

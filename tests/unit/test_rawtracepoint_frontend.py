@@ -47,7 +47,7 @@ def errors(kernel, src) -> str:
 def lower(kernel, src) -> str:
     analysed = analyse(kernel, src)
     module = new_module()
-    internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=6, ncpus=2)
+    internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=dict.fromkeys(range(1025), 6), ncpus=2)
     for unit in driver.program_units(analysed, kernel):
         Lowerer(module, unit.name, unit.ctx, analysed.resources, internal, {}, 0, []).generate()
     return str(optimise(module))

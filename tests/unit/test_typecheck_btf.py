@@ -1,7 +1,9 @@
-"""Kernel struct types from BTF: the BTF type -> BpfScript Type mapping
-(semantic.btftypes), and the type checker's casts, `->`/`.` members and
-errors.  Most tests use a hand-built BTF blob (no kernel needed); the last
-ones check the mapping against the running kernel's vmlinux BTF."""
+"""Kernel types from BTF: the BTF type -> BpfScript Type mapping
+(semantic.btftypes), the type checker's casts, `->`/`.` members, typedefs,
+enumerators, struct values and errors, their lowering, and how struct values
+are decoded and printed.  Most tests use a hand-built BTF blob (no kernel
+needed); the last ones check the mapping against the running kernel's
+vmlinux BTF."""
 from __future__ import annotations
 
 import pytest
@@ -9,10 +11,14 @@ from test_btf import INT_BOOL, INT_SIGNED, kernelish  # tests/unit/test_btf.py
 
 from pybpftrace import driver
 from pybpftrace.codegen.emit import new_module, optimise
-from pybpftrace.codegen.lower import InternalMaps, Lowerer
+from pybpftrace.codegen.lower import InternalMaps, Lowerer, record_area, scratch_value_size
 from pybpftrace.diag import DiagnosticError
+from pybpftrace.output.json import value_json
+from pybpftrace.output.text import map_text, value_text
+from pybpftrace.output.values import Array, MapDump, Pointer, Record
+from pybpftrace.runtime.decode import Symbolizer, decode
 from pybpftrace.semantic import btftypes
-from pybpftrace.types import Int, Kind, String, Type
+from pybpftrace.types import Int, Kind, Member, String, Type
 
 
 def blob():
@@ -30,6 +36,11 @@ def blob():
         ("a", t["arr"], 0), ("b", t["bool"], 128), ("ty", t["map_type"], 160),
         ("v", t["voidp"], 192), ("pp", t["pp"], 256), ("neg", t["int"], 320, 3),
         ("pos", t["uint"], 323, 5), ("s", t["structarr"], 384), ("t", t["task_ptr"], 768)])
+    # typedef int pid_t; typedef struct { int counter; } atomic_t; struct big { char b[600]; }
+    t["pid_t"] = b.typedef("pid_t", t["int"])
+    t["atomic"] = b.typedef("atomic_t", b.struct("", 4, [("counter", t["int"], 0)]))
+    t["holder"] = b.struct("holder", 8, [("a", t["atomic"], 0), ("p", t["pid_t"], 32)])
+    t["big"] = b.struct("big", 600, [("b", b.array(t["char"], 600, t["int"]), 0)])
     return b.btf(), t
 
 
@@ -69,7 +80,7 @@ def lower(kb, src) -> str:
     kernel = FakeKernel(kb[0])
     analysed = driver.analyse(src, "stdin", kernel, driver.Options())
     module = new_module()
-    internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=6, ncpus=2)
+    internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=dict.fromkeys(range(1025), 6), ncpus=2)
     for unit in driver.program_units(analysed, kernel):
         Lowerer(module, unit.name, unit.ctx, analysed.resources, internal, {}, 0, []).generate()
     return str(optimise(module))
@@ -100,7 +111,44 @@ def test_char_array_is_a_string(kb):
 def test_other_arrays(kb):
     t = member_type(kb, "demo", "a")
     assert t.kind is Kind.ARRAY and t.size == 4 and t.inner == Int(32, True)
-    assert member_type(kb, "demo", "s") is None  # arrays of structs: not yet
+    s = member_type(kb, "demo", "s")
+    assert s.kind is Kind.ARRAY and s.size == 2 and s.inner.name == "struct sock"
+    assert s.byte_size == 48
+
+
+def test_records_are_sized_and_typedefs_name_anonymous_ones(kb):
+    b, t = kb
+    assert btftypes.record(b, "struct sock").byte_size == 24
+    assert member_type(kb, "holder", "a") == Type(Kind.RECORD, name="atomic_t",
+                                                   btf_id=b.resolve(t["atomic"]), size=4)
+    assert member_type(kb, "holder", "p") == Int(32, True)
+    assert btftypes.named_type(b, "pid_t") == Int(32, True)
+    assert btftypes.named_type(b, "u64") == Int(64, False)
+    assert btftypes.named_type(b, "atomic_t").name == "atomic_t"
+    assert btftypes.named_type(b, "struct sock").btf_id == t["sock"]
+    assert btftypes.named_type(b, "nope_t") is None
+
+
+def test_complete_lays_a_record_out_as_0_17_prints_it(kb):
+    """Anonymous struct/union members are listed flat; bitfields keep their bits."""
+    b, t = kb
+    common = btftypes.complete(b, btftypes.record(b, "struct sock_common"))
+    assert common.members == (
+        Member("skc_addrpair", Int(64, False), 0), Member("skc_daddr", Int(32, False), 0),
+        Member("skc_rcv_saddr", Int(32, False), 4), Member("skc_family", Int(16, False), 8),
+        Member("skc_state", Int(32, False), 10, 0, 4),
+        Member("skc_reuse", Int(32, False), 10, 4, 4))
+    sock = btftypes.complete(b, btftypes.record(b, "struct sock"))
+    assert sock.members[0].type.members == common.members  # nested records complete too
+    arr = btftypes.complete(b, member_type(kb, "demo", "s"))
+    assert arr.inner.members == sock.members
+
+
+def test_enum_values(kb):
+    b, _ = kb
+    assert btftypes.enum_value(b, "BPF_MAP_TYPE_HASH") == 1
+    assert btftypes.enum_value(b, "TASK_COMM_LEN") == 16
+    assert btftypes.enum_value(b, "NOPE") is None
 
 
 def test_pointers(kb):
@@ -202,10 +250,124 @@ def test_vmlinux_task_struct_mapping():
     assert btftypes.to_type(b, b.member(task.btf_id, "se.vruntime").type) == Int(64, False)
 
 
-def test_struct_values_cannot_be_printed_or_stored_yet(kb):
-    out = errors(kb, "BEGIN { print(((struct sock *)0)->__sk_common); }")
-    assert "struct sock_common type passed to print() is not printable" in out
-    out = errors(kb, "BEGIN { @m = ((struct sock *)0)->__sk_common; }")
-    assert "cannot store struct values in maps yet" in out
-    out = errors(kb, "BEGIN { @m[((struct sock *)0)->__sk_common] = 1; }")
-    assert "cannot use struct values as map keys yet" in out
+# ---- typedefs, enumerators, struct values, pointers ---------------------------------
+
+def test_casts_to_typedefs(kb):
+    a = analyse(kb, "BEGIN { @a = (pid_t)5; @b = (u64)1; $h = (atomic_t *)0; @c = $h->counter; "
+                    "@d = sizeof(pid_t); @e = sizeof(atomic_t); @f = sizeof(struct sock *); }")
+    assert {m.name: m.value for m in a.resources.maps}["@a"] == Int(64, True)
+    out = errors(kb, "BEGIN { @a = (nope_t)5; }")
+    assert "ERROR: Unknown struct/union: 'nope_t'" in out
+    out = errors(kb, "BEGIN { @a = sizeof(nope_t); }")
+    assert "ERROR: Unknown identifier: 'nope_t'" in out
+    out = errors(kb, 'BEGIN { $x = (int32 *)"a"; }')
+    assert 'ERROR: Casts are not supported for type: "string[2]"' in out
+
+
+def test_typedef_cast_lowers_to_its_width(kb):
+    ir = lower(kb, "BEGIN { @a = (pid_t)0x1ffffffff; @s = sizeof(pid_t) + sizeof(atomic_t); }")
+    assert "i64 -1" in ir and "i64 8" in ir
+
+
+def test_enumerators_are_constants(kb):
+    ir = lower(kb, "BEGIN { @x = BPF_MAP_TYPE_HASH + 41; }")
+    assert "i64 42" in ir
+    out = errors(kb, "BEGIN { @x = BPF_MAP_TYPE_NOPE; }")
+    assert "ERROR: Unknown identifier: 'BPF_MAP_TYPE_NOPE'" in out
+
+
+def test_struct_values_can_be_printed_stored_and_used_as_keys(kb):
+    a = analyse(kb, "BEGIN { $s = (struct sock *)0; print($s->__sk_common); @m = *$s; "
+                    "@k[$s->__sk_common] = 1; $v = *$s; print($v.sk_rcvbuf); "
+                    "@t = ($s->__sk_common, 1); print(((struct demo *)0)->s); }")
+    maps = {m.name: m for m in a.resources.maps}
+    assert maps["@m"].value.name == "struct sock" and maps["@m"].value.members
+    assert maps["@k"].key.members[0].name == "skc_addrpair"
+    assert maps["@t"].value.fields[0].members
+
+
+def test_struct_keys_show_integers_signed_as_0_17(kb):
+    a = analyse(kb, "BEGIN { @k[((struct sock *)0)->__sk_common] = 1; }")
+    key = a.resources.maps[0].key
+    assert all(m.type.signed for m in key.members)
+
+
+def test_struct_value_errors(kb):
+    out = errors(kb, "BEGIN { @m = ((struct sock *)0)->__sk_common; @m = *(struct sock *)0; }")
+    assert ("ERROR: Type mismatch for @m: trying to assign value of type 'struct sock' when map "
+            "already contains a value of type 'struct sock_common'\n") in out
+    out = errors(kb, "BEGIN { $v = *(struct sock *)0; $v = *(struct task_struct *)0; }")
+    assert "ERROR: Type mismatch for $v: trying to assign value of type 'struct task_struct'" \
+        in out
+
+
+def test_address_of(kb):
+    ir = lower(kb, "BEGIN { $s = (struct sock *)0x1000; @p = &$s->sk_rcvbuf; "
+                   "@q = &$s->__sk_common.skc_family; }")
+    assert "i64 4112" in ir and "i64 4104" in ir  # 0x1000 + 16, 0x1000 + 8
+    out = errors(kb, "BEGIN { $x = 1; @p = &$x; }")
+    assert ("ERROR: The & operator can only be used on struct members, array elements and "
+            "dereferenced pointers") in out
+    out = errors(kb, "BEGIN { @p = &((struct demo *)0)->neg; }")
+    assert "ERROR: The & operator can not be used on a bitfield" in out
+
+
+def test_pointer_index_may_be_a_variable_but_an_array_index_may_not(kb):
+    assert analyse(kb, "BEGIN { $p = (int32 *)0; $i = 2; @x = $p[$i]; }") is not None
+    out = errors(kb, "BEGIN { $d = (struct demo *)0; $i = 2; @x = $d->a[$i]; }")
+    assert "ERROR: The array index operator [] only accepts literal integer indices." in out
+
+
+def test_pointer_arithmetic_is_scaled_by_the_record_size(kb):
+    ir = lower(kb, "BEGIN { $s = (struct sock *)0x1000; @p = $s + 2; @q = (int32 *)0x10 + 3; }")
+    assert "i64 4144" in ir and "i64 28" in ir  # 0x1000 + 2 * 24, 0x10 + 3 * 4
+
+
+def test_big_struct_values_go_to_the_scratch_map(kb):
+    src = "BEGIN { $b = (struct big *)0; @m = *$b; print(*$b); $v = *$b; @k[$v] = 1; }"
+    kernel = FakeKernel(kb[0])
+    a = driver.analyse(src, "stdin", kernel, driver.Options())
+    size = scratch_value_size(a.program, a.resources.maps, 64)
+    area = record_area(a.program.probes[0], 64)
+    assert area >= 8 + 600 and size >= area + 3 * 600  # print()'s record; @m, $v, @k
+    ir = lower(kb, src)
+    assert "alloca [75 x i64]" not in ir  # no 600-byte stack buffer
+    assert "@llvm.bpf.pseudo(i64 1, i64 5)" in ir  # the scratch map
+
+
+# ---- decoding and printing struct values ------------------------------------------
+
+def test_struct_values_decode_and_print_as_0_17(kb):
+    b, _ = kb
+    common = btftypes.complete(b, btftypes.record(b, "struct sock_common"))
+    data = bytes([1, 0, 0, 0, 2, 0, 0, 0, 10, 0, 0x75, 0, 0, 0, 0, 0])  # state 5, reuse 7
+    v = decode(common, data, Symbolizer())
+    assert v == Record((("skc_addrpair", 0x200000001), ("skc_daddr", 1), ("skc_rcv_saddr", 2),
+                        ("skc_family", 10), ("skc_state", 5), ("skc_reuse", 7)))
+    assert value_text(v) == ("{ .skc_addrpair = 8589934593, .skc_daddr = 1, .skc_rcv_saddr = 2, "
+                             ".skc_family = 10, .skc_state = 5, .skc_reuse = 7 }")
+    assert value_json(v) == ('{ "skc_addrpair": 8589934593, "skc_daddr": 1, "skc_rcv_saddr": 2, '
+                             '"skc_family": 10, "skc_state": 5, "skc_reuse": 7 }')
+    key = Record((("a", -1), ("b", Array((1, 2))), ("c", "x"), ("p", Pointer(0xff))))
+    assert map_text(MapDump("@", "value", [(key, Array((1, 2)))])) == \
+        "@[{.a=-1,.b=[1,2],.c=x,.p=0xff}]: [1,2]\n"
+    assert value_json(Record((("s", "x"), ("p", Pointer(16))))) == '{ "s": "x", "p": "0x10" }'
+
+
+def test_signed_bitfields_and_pointers_decode(kb):
+    b, t = kb
+    demo = btftypes.complete(b, btftypes.record(b, "struct demo"))
+    data = bytearray(128)
+    data[40] = 0b11111_101  # neg:3 = -3, pos:5 = 31
+    data[96:104] = (0xffff888100001000).to_bytes(8, "little")
+    v = dict(decode(demo, bytes(data), Symbolizer()).fields)
+    assert v["neg"] == -3 and v["pos"] == 31 and value_text(v["t"]) == "0xffff888100001000"
+
+
+def test_ntop_of_an_unknown_family_is_empty():
+    """0.17's resolve_inet prints nothing for a family other than AF_INET(6),
+    e.g. ntop($sk->__sk_common.skc_family, ...) of a socket of another family."""
+    inet = Type(Kind.INET)
+    assert decode(inet, (2).to_bytes(8, "little") + bytes([10, 0, 0, 1]) + bytes(12),
+                  Symbolizer()) == "10.0.0.1"
+    assert decode(inet, (1).to_bytes(8, "little") + bytes(16), Symbolizer()) == ""

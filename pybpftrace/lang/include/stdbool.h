@@ -1,0 +1,8 @@
+/* stdbool.h for pybpftrace's C preprocessor. */
+#ifndef __PYBPFTRACE_STDBOOL_H
+#define __PYBPFTRACE_STDBOOL_H
+#define bool _Bool
+#define true 1
+#define false 0
+#define __bool_true_false_are_defined 1
+#endif
