@@ -153,29 +153,53 @@ def complete(b, t: Type) -> Type:
     done = _COMPLETE.get(key)
     if done is None:
         members: list[Member] = []
-        _add_members(b, t.btf_id, 0, members)
+        flatten_members(t.btf_id, 0, members, lambda tid: _btf_members(b, tid),
+                        lambda mt: complete(b, mt))
         done = _COMPLETE[key] = Type(Kind.RECORD, name=t.name, btf_id=t.btf_id, size=t.size,
                                      members=tuple(members))
     return done if done.name == t.name else Type(Kind.RECORD, name=t.name, btf_id=t.btf_id,
                                                  size=t.size, members=done.members)
 
 
-def _add_members(b, tid: int, bit_base: int, out: list[Member]) -> None:
-    for m in b.get(b.resolve(tid)).members:
+class RawMember(NamedTuple):
+    """One member as a record's source describes it (BTF, or a script's C
+    definition), for flatten_members."""
+    name: str
+    bit_offset: int
+    bitfield_size: int
+    type: Type | None      # the mapped type of a named member
+    anonymous: object      # an anonymous struct/union member: its record, as members_of takes it
+
+
+def flatten_members(record, bit_base: int, out: list[Member], members_of, complete_type) -> None:
+    """Append `record`'s members to `out` as 0.17 lists them for printing:
+    members of anonymous structs and unions in place, members without a
+    BpfScript type (or of size 0) left out, bitfields only when integers.
+    `members_of(record)` gives RawMembers; `complete_type` fills nested records."""
+    for m in members_of(record):
         bit = bit_base + m.bit_offset
         if not m.name:
-            inner = b.get(b.resolve(m.type))
-            if inner.kind.name in ("STRUCT", "UNION"):
-                _add_members(b, inner.id, bit, out)
+            if m.anonymous is not None:
+                flatten_members(m.anonymous, bit, out, members_of, complete_type)
             continue
-        mt = to_type(b, m.type)
+        mt = m.type
         if mt is None or mt.byte_size == 0:
             continue
         if m.bitfield_size:
             if mt.kind is Kind.INT:
                 out.append(Member(m.name, mt, bit // 8, bit % 8, m.bitfield_size))
             continue
-        out.append(Member(m.name, complete(b, mt), bit // 8))
+        out.append(Member(m.name, complete_type(mt), bit // 8))
+
+
+def _btf_members(b, tid: int):
+    for m in b.get(b.resolve(tid)).members:
+        if m.name:
+            yield RawMember(m.name, m.bit_offset, m.bitfield_size, to_type(b, m.type), None)
+        else:
+            inner = b.get(b.resolve(m.type))
+            yield RawMember("", m.bit_offset, 0, None,
+                            inner.id if inner.kind.name in ("STRUCT", "UNION") else None)
 
 
 @lru_cache(maxsize=None)

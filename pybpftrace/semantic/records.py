@@ -118,24 +118,11 @@ class Records:
         if rec is None:
             return btftypes.complete(self.btf(), t)
         members: list[Member] = []
-        self._add_members(rec, 0, members)
+        btftypes.flatten_members(rec, 0, members, self._raw_members, self.complete)
         return Type(Kind.RECORD, name=rec.name, size=rec.size, members=tuple(members))
 
-    def _add_members(self, rec, bit_base: int, out: list[Member]) -> None:
-        """As btftypes lists a BTF record's: anonymous members' members in
-        place, members without a BpfScript type left out."""
+    def _raw_members(self, rec):
         for m in rec.members:
-            bit = bit_base + m.bit_offset
             mt = self._sized(m.ctype.type)
-            if not m.name:
-                inner = self._script(mt.name) if mt is not None else None
-                if inner is not None:
-                    self._add_members(inner, bit, out)
-                continue
-            if mt is None or mt.byte_size == 0:
-                continue
-            if m.bitfield_size:
-                if mt.kind is Kind.INT:
-                    out.append(Member(m.name, mt, bit // 8, bit % 8, m.bitfield_size))
-                continue
-            out.append(Member(m.name, self.complete(mt), bit // 8))
+            anonymous = None if m.name or mt is None else self._script(mt.name)
+            yield btftypes.RawMember(m.name, m.bit_offset, m.bitfield_size, mt, anonymous)

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from fakekernel import NoKernel  # tests/unit/fakekernel.py
 
 from pybpftrace import driver
 from pybpftrace.diag import DiagnosticError, Diagnostics
@@ -212,25 +213,8 @@ def test_layout_errors():
 
 # ---- the type checker ---------------------------------------------------------------------
 
-class Kernel:
-    def __init__(self, btf=None):
-        self.btf = btf
-
-    def tracepoints(self, category, name):
-        return []
-
-    def tracepoint_fields(self, category, name):
-        return []
-
-    def kernel_lacks(self, provider):
-        return None
-
-    def kernel_btf(self):
-        return self.btf
-
-
 def analyse(src: str, btf=None):
-    return driver.analyse(src, "t.bt", Kernel(btf), driver.Options())
+    return driver.analyse(src, "t.bt", NoKernel(btf), driver.Options())
 
 
 def test_script_struct_members_sizeof_offsetof_and_enums():

@@ -12,6 +12,7 @@ import re
 import struct
 
 import pytest
+from fakekernel import NoKernel  # tests/unit/fakekernel.py
 from test_btf import Builder, kernelish  # tests/unit/test_btf.py
 
 from pybpftrace import driver
@@ -26,7 +27,7 @@ from pybpftrace.types import Kind
 PROBE_READ_USER, PROBE_READ_KERNEL, GET_FUNC_IP, GET_STACKID = 112, 113, 173, 27
 
 
-class FentryKernel:
+class FentryKernel(NoKernel):
     """Kernel functions with BTF: vmlinux's, and one module's (split BTF)."""
 
     def __init__(self):
@@ -49,6 +50,7 @@ class FentryKernel:
         mod.func("nf_hook", mod.func_proto(t["int"], [("skb", t["sock_ptr"])]))
         mod.func("vfs_fsync", mod.func_proto(t["int"], [("f", t["file_p"])]))  # a same-named one
         self.vmlinux = b.btf()
+        super().__init__(self.vmlinux)
         self.modules = {"vmlinux": self.vmlinux, "nf": mod.btf(base=self.vmlinux)}
 
     def _own_funcs(self, module):
@@ -74,17 +76,6 @@ class FentryKernel:
         proto = btf.get(btf.get(tid).type)
         return FunctionProto(btf, proto.params, proto.ret)
 
-    def kernel_btf(self):
-        return self.vmlinux
-
-    def tracepoints(self, category, name):
-        return []
-
-    def tracepoint_fields(self, category, name):
-        return []
-
-    def kernel_lacks(self, provider):
-        return None
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ kernel's functions, the probe-specific builtins, and the code they lower to
 import fnmatch
 
 import pytest
+from fakekernel import NoKernel  # tests/unit/fakekernel.py
 
 from pybpftrace import driver
 from pybpftrace.codegen.emit import emit, new_module
@@ -17,17 +18,12 @@ FUNCTIONS = [("", "vfs_read"), ("", "vfs_write"), ("", "vfs_open.part.0"),
              ("ext4", "ext4_sync_fs"), ("xfs", "xfs_sync_fs")]
 
 
-class FakeKernel:
+class FakeKernel(NoKernel):
     """semantic.kinfo.KernelInfo with a few kernel functions; kprobes or not."""
 
     def __init__(self, has_kprobes: bool = True):
+        super().__init__()
         self.has_kprobes = has_kprobes
-
-    def tracepoints(self, category, name):
-        return []
-
-    def tracepoint_fields(self, category, name):
-        return []
 
     def kernel_functions(self, module, func):
         return sorted((m, f) for m, f in FUNCTIONS if fnmatch.fnmatchcase(f, func)

@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from fakekernel import NoKernel  # tests/unit/fakekernel.py
 
 from pybpftrace import driver
 from pybpftrace.diag import DiagnosticError, Diagnostics
@@ -190,16 +191,6 @@ def test_builtin_kernel_macros_agree_with_btf_enums():
 # ---- the lexer's macro expansion ----------------------------------------------------------
 
 def analyse(src: str) -> driver.Analysed:
-    class NoKernel:
-        def tracepoints(self, category, name):
-            return []
-
-        def tracepoint_fields(self, category, name):
-            return []
-
-        def kernel_lacks(self, provider):
-            return None
-
     return driver.analyse(src, "t.bt", NoKernel(), driver.Options())
 
 

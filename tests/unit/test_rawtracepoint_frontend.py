@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from test_typecheck_btf import FakeKernel, blob  # tests/unit/test_typecheck_btf.py
+from fakekernel import NoKernel  # tests/unit/fakekernel.py
+from test_typecheck_btf import blob  # tests/unit/test_typecheck_btf.py
 
 from pybpftrace import driver
 from pybpftrace.btf.types import Param
@@ -13,7 +14,7 @@ from pybpftrace.probe_types import check_attach_point, parse_attach_point
 from pybpftrace.types import Kind
 
 
-class RawKernel(FakeKernel):
+class RawKernel(NoKernel):
     def __init__(self, kb):
         super().__init__(kb[0])
         t = kb[1]

@@ -7,6 +7,7 @@ vmlinux BTF."""
 from __future__ import annotations
 
 import pytest
+from fakekernel import NoKernel  # tests/unit/fakekernel.py
 from test_btf import INT_BOOL, INT_SIGNED, kernelish  # tests/unit/test_btf.py
 
 from pybpftrace import driver
@@ -49,25 +50,8 @@ def kb():
     return blob()
 
 
-class FakeKernel:
-    def __init__(self, btf):
-        self.btf = btf
-
-    def tracepoints(self, category, name):
-        return []
-
-    def tracepoint_fields(self, category, name):
-        return []
-
-    def kernel_lacks(self, provider):
-        return None
-
-    def kernel_btf(self):
-        return self.btf
-
-
 def analyse(kb, src):
-    return driver.analyse(src, "stdin", FakeKernel(kb[0]), driver.Options())
+    return driver.analyse(src, "stdin", NoKernel(kb[0]), driver.Options())
 
 
 def errors(kb, src) -> str:
@@ -77,7 +61,7 @@ def errors(kb, src) -> str:
 
 
 def lower(kb, src) -> str:
-    kernel = FakeKernel(kb[0])
+    kernel = NoKernel(kb[0])
     analysed = driver.analyse(src, "stdin", kernel, driver.Options())
     module = new_module()
     internal = InternalMaps(ringbuf=3, status=4, scratch=5, stacks=dict.fromkeys(range(1025), 6), ncpus=2)
@@ -325,7 +309,7 @@ def test_pointer_arithmetic_is_scaled_by_the_record_size(kb):
 
 def test_big_struct_values_go_to_the_scratch_map(kb):
     src = "BEGIN { $b = (struct big *)0; @m = *$b; print(*$b); $v = *$b; @k[$v] = 1; }"
-    kernel = FakeKernel(kb[0])
+    kernel = NoKernel(kb[0])
     a = driver.analyse(src, "stdin", kernel, driver.Options())
     size = scratch_value_size(a.program, a.resources.maps, 64)
     area = record_area(a.program.probes[0], 64)
