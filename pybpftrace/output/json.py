@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pybpftrace.output.base import Output, bucket_span, key_fields, ordered_entries
 from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Pointer, Record, Stack, Tuple,
-                                      Unquoted, c_div, format_buffer)
+                                      c_div, format_buffer)
 
 _MAP_TYPE = {"hist": "hist", "lhist": "hist", "avg": "stats", "stats": "stats"}
 
@@ -128,8 +128,6 @@ def value_json(v, div: int = 1) -> str:
         return f'"{v}"'
     if isinstance(v, int):
         return str(c_div(v, div))
-    if isinstance(v, Unquoted):
-        return str(v)
     if isinstance(v, str):
         return f'"{json_escape(v)}"'
     if isinstance(v, bytes):

@@ -12,8 +12,6 @@ Scalars are ordinary Python values:
   cgroup paths are `str`, decoded as UTF-8 with "surrogateescape" so that
   bytes which are not UTF-8 come back out unchanged;
 * buf() values are `bytes`;
-* strftime() values are `Unquoted`, because 0.17's JSON prints them without
-  quotes;
 * pointers are `Pointer`, an int printed in hex.
 
 Struct values are `Record`s and arrays (not char arrays, which are strings)
@@ -48,15 +46,6 @@ class Record:
 class Array:
     """An array value, e.g. of a struct's `unsigned long bits[4]`."""
     items: tuple
-
-
-class Unquoted(str):
-    """A string that 0.17's JSON output writes bare, without quotes or escaping.
-
-    0.17 quotes only some string-like types in JSON (strings, symbols, stacks,
-    inet, username, buffer, probe, cgroup path).  strftime() timestamps are not
-    among them, so `@t = strftime("%H", nsecs)` prints `{"@t": 12}`.
-    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Pointer, Record, Stack, Stats,
-                                     Tuple, Unquoted)
+                                     Tuple)
 from pybpftrace.resources import MapInfo
 from pybpftrace.types import Kind, Type, tuple_layout
 
@@ -87,12 +87,12 @@ def _build(t: Type, sym: Symbolizer) -> Callable:
     if k is Kind.ARRAY:
         elem, step, n = decoder(t.inner, sym), t.inner.byte_size, t.size
         return lambda data, off: Array(tuple(elem(data, off + i * step) for i in range(n)))
-    if k is Kind.MAC_ADDRESS:  # 0.17 writes these three bare in JSON
-        return lambda data, off: Unquoted(":".join(f"{b:02X}" for b in data[off:off + 6]))
+    if k is Kind.MAC_ADDRESS:  # strings; 0.17 wrote these three bare in JSON
+        return lambda data, off: ":".join(f"{b:02X}" for b in data[off:off + 6])
     if k is Kind.TIMESTAMP:
-        return lambda data, off: Unquoted(sym.timestamp(*struct.unpack_from("<QQ", data, off)))
+        return lambda data, off: sym.timestamp(*struct.unpack_from("<QQ", data, off))
     if k is Kind.CGROUP_PATH:
-        return lambda data, off: Unquoted(sym.cgroup_path(*struct.unpack_from("<QQ", data, off)))
+        return lambda data, off: sym.cgroup_path(*struct.unpack_from("<QQ", data, off))
     u64 = struct.Struct("<Q").unpack_from
     if k is Kind.KSYM:
         return lambda data, off: sym.ksym(u64(data, off)[0])

@@ -8,7 +8,7 @@ entries are listed in a valid collection order (see MapDump): for hist,
 lhist, avg and stats maps that is raw key-byte order, which matters for ties.
 """
 from pybpftrace.output.printf import format_printf
-from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Record, Stats, Tuple, Unquoted,
+from pybpftrace.output.values import (Array, Hist, LHist, MapDump, Record, Stats, Tuple,
                                       hist_index, lhist_index)
 
 
@@ -325,7 +325,7 @@ def byte_functions(out):
             ("%d %d %d %d\n", 1, 0, 1, 1), ("%s [%s]\n", "61:62:01:FE:0A:00", "%"))
     finish(out, keyed("@contains", "value", {"world": 1, "word": 0}),
            MapDump("@swapped", "value", [(2, 4278190079), (1, 513)], signed=False),
-           scalar("@t", "value", Unquoted("42")))
+           scalar("@t", "value", "42"))
 
 
 def struct_values(out):

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pybpftrace.output.json import JsonOutput, hist_json, json_escape, map_json
-from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple, Unquoted
+from pybpftrace.output.values import Hist, LHist, MapDump, Stack, Stats, Tuple
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 _spec = importlib.util.spec_from_file_location("golden_scenarios", GOLDEN / "scenarios.py")
@@ -61,13 +61,13 @@ def test_values():
         out.value(5)
         out.value("str")
         out.value(Tuple((1, "a", -3)))
-        out.value(Unquoted("2026"))
+        out.value("2026")
         out.value(b"x\n")
     assert render(calls).decode() == (
         '{"type": "value", "data": 5}\n'
         '{"type": "value", "data": "str"}\n'
         '{"type": "value", "data": [1,"a",-3]}\n'
-        '{"type": "value", "data": 2026}\n'
+        '{"type": "value", "data": "2026"}\n'
         '{"type": "value", "data": "x\\\\x0a"}\n')
 
 
@@ -104,9 +104,10 @@ def test_every_json_fixture_line_is_json():
                 json.loads(line)
 
 
-def test_strftime_values_are_bare():
-    assert map_json(MapDump("@t", "value", [(None, Unquoted("2026"))])) == (
-        '{"type": "map", "data": {"@t": 2026}}\n')
+def test_strftime_values_are_json_strings():
+    # 0.17 wrote them bare: {"@t": 12:30:00} is not JSON.
+    assert map_json(MapDump("@t", "value", [(None, "12:30:00")])) == (
+        '{"type": "map", "data": {"@t": "12:30:00"}}\n')
 
 
 def test_stack_key():
