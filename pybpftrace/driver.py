@@ -119,7 +119,9 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     other kinds get one program per attach point when they use `probe`, and
     uprobes when they use uaddr() (its value depends on the probed binary).
     BPF trampoline programs (fentry/fexit, and raw tracepoints loaded as
-    tp_btf) are loaded for one kernel function or tracepoint each."""
+    tp_btf) are loaded for one kernel function or tracepoint each.  A probe
+    whose attach points are of several kinds (`kprobe:f, kretprobe:f`) gets
+    programs of each kind."""
     units = []
     typed_raw = getattr(kinfo, "typed_raw_tracepoint", lambda name: False)
 
@@ -128,27 +130,33 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
             probe.provider == "rawtracepoint" and typed_raw(probe.func))
 
     for i, probe in enumerate(analysed.program.probes):
-        uses_probe = _uses(probe, {"probe"}) and probe.provider != "tracepoint"
-        specific = any(tracing(p) for p in probe.expansions) or (
-            len(probe.expansions) > 1 and (_uses(probe, {"args", "uaddr"}) or uses_probe))
-        groups = [[p] for p in probe.expansions] if specific else [probe.expansions]
+        kinds: dict[str, list[ProbeInfo]] = {}
+        for p in probe.expansions:
+            kinds.setdefault(p.provider, []).append(p)
+        groups = []
+        for provider, expansions in kinds.items():
+            uses_probe = _uses(probe, {"probe"}) and provider != "tracepoint"
+            specific = any(tracing(p) for p in expansions) or (
+                len(expansions) > 1 and (_uses(probe, {"args", "uaddr"}) or uses_probe))
+            groups += [[p] for p in expansions] if specific else [expansions]
         for j, group in enumerate(groups):
             first = group[0]
-            ctx = ProgramContext(probe, probe.provider, first if len(group) == 1 else None)
-            if probe.provider == "tracepoint":
+            provider = first.provider
+            ctx = ProgramContext(probe, provider, first if len(group) == 1 else None)
+            if provider == "tracepoint":
                 ctx.fields = {f.name: f for f in kinfo.tracepoint_fields(first.target, first.func)}
                 ctx.user_pointers = first.target == "syscalls"
-            elif probe.provider in ("uprobe", "uretprobe"):
+            elif provider in ("uprobe", "uretprobe"):
                 ctx.user_pointers = True
-            elif probe.provider == "rawtracepoint":
+            elif provider == "rawtracepoint":
                 params = getattr(kinfo, "raw_tracepoint_params", lambda n: None)(first.func)
                 ctx.raw_args = {p.name: i for i, p in enumerate(params or [])}
-            elif probe.provider in ("kfunc", "kretfunc"):
+            elif provider in ("kfunc", "kretfunc"):
                 proto = kinfo.btf_function_proto(first.target, first.func)
                 ctx.raw_args = {p.name: i for i, p in enumerate(proto.params)}
                 ctx.retval_slot = len(proto.params)
             ctx.tracing = len(group) == 1 and tracing(first)
-            units.append(ProgramUnit(f"p{i}_{j}", probe.provider, group, ctx))
+            units.append(ProgramUnit(f"p{i}_{j}", provider, group, ctx))
     return units
 
 

@@ -218,3 +218,15 @@ def test_func_of_a_kretprobe_asks_the_kernel_and_of_a_kprobe_reads_ip():
     # r1 = *(u64 *)(ctx + 128): pt_regs->ip
     assert any(entry[i] == 0x79 and int.from_bytes(entry[i + 2:i + 4], "little") == 128
                for i in range(0, len(entry), 8))
+
+
+def test_a_probe_of_both_kinds_gets_a_program_of_each_kind():
+    """`kprobe:f, kretprobe:f` needs kprobe code for one and kretprobe code
+    (func from the kernel's helper, not ip) for the other."""
+    analysed = analyse("kprobe:vfs_read, kretprobe:vfs_read, kprobe:vfs_write { @[func] = count(); }")
+    units = driver.program_units(analysed, FakeKernel())
+    assert [(u.provider, [p.func for p in u.probes]) for u in units] == [
+        ("kprobe", ["vfs_read", "vfs_write"]), ("kretprobe", ["vfs_read"])]
+    mixed = instructions("kprobe:vfs_read, kretprobe:vfs_read { @[func] = count(); }")
+    assert mixed == instructions("kprobe:vfs_read { @[func] = count(); }") + instructions(
+        "kretprobe:vfs_read { @[func] = count(); }")
