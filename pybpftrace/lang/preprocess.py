@@ -14,8 +14,9 @@ names by their values.  We do the same with pcpp, a C99 preprocessor in Python:
   /usr/include/<arch>-linux-gnu, /usr/include.  Kernel trees give macros
   only: their declarations are GNU C, and kernel types come from BTF.
 * With BTF (then BPFTRACE_HAVE_BTF is defined, as bpftrace defines it), an
-  `#include <...>` found nowhere is not an error: it names a kernel header,
-  whose types BTF has.  BTF has no macros, so include/__kernel_macros.h
+  `#include <...>` of a kernel header (under a directory of the kernel's
+  include tree: linux/, net/, asm/, ...) found nowhere is not an error: BTF
+  has its types.  Any other missing header is, as with bpftrace.  BTF has no macros, so include/__kernel_macros.h
   (AF_INET, O_*, TASK_*, ...) is included in its place, once.  bpftrace 0.17
   on a machine without kernel headers fails there instead ("fatal error:
   'net/sock.h' file not found").
@@ -40,6 +41,12 @@ from pybpftrace.lang.lexer import Token, c_preamble
 
 INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 KERNEL_MACROS = os.path.join(INCLUDE_DIR, "__kernel_macros.h")
+# The top directories of a kernel header tree (include/ and arch/*/include/):
+# a missing header under one of these stands for kernel types, which BTF has.
+KERNEL_HEADER_DIRS = frozenset((
+    "acpi", "asm", "asm-generic", "clocksource", "crypto", "drm", "dt-bindings", "keys",
+    "kvm", "linux", "math-emu", "media", "misc", "net", "pcmcia", "ras", "rdma", "scsi",
+    "soc", "sound", "target", "trace", "uapi", "vdso", "video", "xen"))
 
 # What a C compiler for x86_64 Linux predefines and glibc's headers look at,
 # and GNU C words pycparser does not know (their meaning does not change the
@@ -304,7 +311,7 @@ class _Cpp(Preprocessor):
             return
         found = self.find(name, system)
         if found is None:
-            if system and self.have_btf:  # a kernel header: its types are in BTF
+            if system and self.have_btf and _kernel_header(name):  # its types are in BTF
                 if not self.kernel_macros_done:
                     self.kernel_macros_done = True
                     yield from super().include(self.tokenize(f'"{KERNEL_MACROS}"'), original_line)
@@ -387,3 +394,7 @@ def char_value(text: str) -> int | None:
     if len(body) == 2 and body[0] == "\\" and body[1] in _CHAR_ESCAPES:
         return _CHAR_ESCAPES[body[1]]
     return None
+
+
+def _kernel_header(name: str) -> bool:
+    return name.split("/", 1)[0] in KERNEL_HEADER_DIRS and "/" in name

@@ -97,6 +97,12 @@ def test_missing_header_without_btf_is_an_error():
                           "#include <net/sock.h>\n          ~~~~~~~~~~\n")
 
 
+def test_missing_header_outside_the_kernel_tree_is_an_error_even_with_btf():
+    _, d = run_pp("#include <lol/no.h>\nBEGIN { }")
+    assert d.render() == ("t.bt:1:11-19: ERROR: 'lol/no.h' file not found\n"
+                          "#include <lol/no.h>\n          ~~~~~~~~\n")
+
+
 def test_missing_quoted_include_is_an_error_at_its_name():
     _, d = run_pp('\n  #include "nothere.h" // x\nBEGIN { }')
     assert d.render() == ("t.bt:2:13-22: ERROR: 'nothere.h' file not found\n"
