@@ -83,7 +83,10 @@ def report(f=features, uname: os.uname_result | None = None,
             ("Loop support", _yn(f.have_loop())),
             ("btf", _yn(f.have_btf())),
             ("map batch", _yn(f.have_map_batch())),
-            ("uprobe refcount", _yn(f.have_uprobe_refcount())),
+            # 0.17's wording, kept because tools (bpftrace's own test engine)
+            # look for this exact line.
+            ("uprobe refcount (depends on Build:bcc bpf_attach_uprobe refcount)",
+             _yn(f.have_uprobe_refcount())),
         ],
         "Map types": [(name, _yn(f.have_map_type(mt))) for name, mt in MAP_TYPES],
         "Probe types": [

@@ -73,7 +73,7 @@ Kernel features
   Loop support: yes
   btf: yes
   map batch: yes
-  uprobe refcount: yes
+  uprobe refcount (depends on Build:bcc bpf_attach_uprobe refcount): yes
 
 Map types
   hash: yes
