@@ -33,10 +33,17 @@ OPTIONS:
     -I DIR         add the directory to the include search path
     --include FILE add an #include file before preprocessing
     -l [search]    list probes
+    -p PID         enable USDT probes on PID
+    -c 'CMD'       run CMD and enable USDT probes on resulting process
+    --usdt-file-activation
+                   activate usdt semaphores based on file path
     --unsafe       allow unsafe builtin functions
     -q             keep messages quiet
     --info         Print information about kernel BPF support
+    -k             emit a warning when a bpf helper returns an error (except read functions)
+    -kk            check all bpf helper functions
     -V, --version  bpftrace version
+    --no-warnings  disable all warning messages
 
 TROUBLESHOOTING OPTIONS:
     -v                      verbose messages
@@ -59,7 +66,11 @@ pybpftrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
 
 
 class UsageError(Exception):
-    pass
+    """A bad command line: `ERROR: message` and exit 1."""
+
+
+class BadOption(Exception):
+    """An option getopt rejects: its message, then the usage, exit 1 (0.17's `default:` case)."""
 
 
 class Args:
@@ -81,77 +92,148 @@ class Args:
         self.info = False
         self.version = False
         self.help = False
+        self.pid: str | None = None       # -p, validated by runtime.procmon
+        self.command: str | None = None   # -c
+        self.helper_check = 0             # -k, -kk
+        self.no_warnings = False
+
+
+# 0.17's getopt_long table: short options (":" after one taking an argument)
+# and long options (name -> takes an argument).  -b/--btf and
+# --usdt-file-activation are accepted and change nothing here.
+SHORT_OPTIONS = "dbB:f:e:hlp:vqc:Vo:I:k"
+LONG_OPTIONS = {"help": False, "version": False, "usdt-file-activation": False, "unsafe": False,
+                "btf": False, "include": True, "info": False, "no-warnings": False}
+
+
+def getopt_long(argv: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """glibc's getopt_long, as bpftrace calls it: (options in order, operands).
+
+    Operands may come between options (they are moved to the end); `--` ends
+    the options; `-abc` is three short options, and an option taking an
+    argument takes the rest of the word or the next one; long options may be
+    abbreviated to a unique prefix.  Errors raise BadOption with glibc's words.
+    """
+    opts: list[tuple[str, str | None]] = []
+    operands: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            operands += argv[i:]
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            matches = [n for n in LONG_OPTIONS if n.startswith(name)]
+            if name in LONG_OPTIONS:
+                matches = [name]
+            if not matches:
+                raise BadOption(f"unrecognized option '--{name}'")
+            if len(matches) > 1:
+                raise BadOption(f"option '--{name}' is ambiguous; possibilities:"
+                                + "".join(f" '--{m}'" for m in matches))
+            name = matches[0]
+            if not LONG_OPTIONS[name]:
+                if eq:
+                    raise BadOption(f"option '--{name}' doesn't allow an argument")
+                value = None
+            elif not eq:
+                if i >= len(argv):
+                    raise BadOption(f"option '--{name}' requires an argument")
+                value, i = argv[i], i + 1
+            opts.append(("--" + name, value))
+        elif arg.startswith("-") and arg != "-":
+            j = 1
+            while j < len(arg):
+                c = arg[j]
+                where = SHORT_OPTIONS.find(c)
+                if c == ":" or where < 0:
+                    raise BadOption(f"invalid option -- '{c}'")
+                if SHORT_OPTIONS[where + 1:where + 2] != ":":
+                    opts.append(("-" + c, None))
+                    j += 1
+                    continue
+                if j + 1 < len(arg):
+                    opts.append(("-" + c, arg[j + 1:]))
+                elif i < len(argv):
+                    opts.append(("-" + c, argv[i]))
+                    i += 1
+                else:
+                    raise BadOption(f"option requires an argument -- '{c}'")
+                break
+        else:
+            operands.append(arg)
+    return opts, operands
 
 
 def parse_args(argv: list[str]) -> Args:
+    """The command line as bpftrace 0.17's parse_args reads it, checks included."""
     a = Args()
-    i = 0
-    positional: list[str] = []
-
-    def value(opt: str) -> str:
-        nonlocal i
-        i += 1
-        if i >= len(argv):
-            raise UsageError(f"option requires an argument -- '{opt.lstrip('-')}'")
-        return argv[i]
-
-    while i < len(argv):
-        arg = argv[i]
-        if positional or (not arg.startswith("-") or arg == "-"):
-            positional.append(arg)
-        elif arg == "--":
-            positional.extend(argv[i + 1:])
-            break
-        elif arg == "-e":
-            a.program = value(arg)
-        elif arg == "-I":
-            a.include_dirs.append(value(arg))
-        elif arg.startswith("-I"):
-            a.include_dirs.append(arg[2:])
-        elif arg == "--include":
-            a.includes.append(value(arg))
-        elif arg.startswith("--include="):
-            a.includes.append(arg[len("--include="):])
-        elif arg in ("-l", "--list"):
+    opts, operands = getopt_long(argv)
+    for opt, value in opts:
+        if opt == "-e":
+            a.program = value
+        elif opt == "-I":
+            a.include_dirs.append(value)
+        elif opt == "--include":
+            a.includes.append(value)
+        elif opt == "-l":
             a.list = True
-        elif arg == "-lv":
-            a.list = a.verbose = True
-        elif arg in ("-v", "--verbose"):
+        elif opt == "-v":
             a.verbose = True
-        elif arg in ("-d", "-dd", "--debug"):
+        elif opt == "-d":
             a.debug = True
-        elif arg in ("-o", "--output"):
-            a.output = value(arg)
-        elif arg == "-B":
-            a.buffering = value(arg)
-            if a.buffering not in ("line", "full", "none"):
+        elif opt == "-o":
+            a.output = value
+        elif opt == "-B":
+            if value not in ("line", "full", "none"):
                 raise UsageError("USAGE: -B must be either 'line', 'full', or 'none'.")
-        elif arg == "-f":
-            a.format = value(arg)
-            if a.format not in ("text", "json"):
-                raise UsageError(f"Invalid output format \"{a.format}\"\nValid formats: 'text', 'json'")
-        elif arg in ("-q", "--quiet"):
+            a.buffering = value
+        elif opt == "-f":
+            a.format = value
+        elif opt == "-p":
+            a.pid = value
+        elif opt == "-c":
+            a.command = value
+        elif opt == "-k":
+            a.helper_check += 1
+            if a.helper_check >= 3:
+                raise BadOption(None)
+        elif opt == "-q":
             a.quiet = True
-        elif arg == "--unsafe":
+        elif opt == "--unsafe":
             a.unsafe = True
-        elif arg == "--info":
+        elif opt == "--no-warnings":
+            a.no_warnings = True
+        elif opt == "--info":
             a.info = True
-        elif arg in ("-V", "--version"):
+        elif opt in ("-V", "--version"):
             a.version = True
-        elif arg in ("-h", "--help"):
+        elif opt in ("-h", "--help"):
             a.help = True
-        elif arg.startswith("-e") and len(arg) > 2:
-            a.program = arg[2:]
-        else:
-            raise UsageError(f"unrecognized option '{arg}'")
-        i += 1
+    if a.help or a.version or a.info:
+        return a  # these act during parsing in 0.17, before any check below
+    if not argv:
+        raise BadOption(None)
+    if a.verbose and a.debug:
+        raise UsageError("USAGE: Use either -v or -d.")
+    if a.command and a.pid:
+        sys.stderr.write("ERROR: USAGE: Cannot use both -c and -p.\n")
+        raise BadOption(None)
+    if a.format not in ("text", "json"):
+        raise UsageError(f"Invalid output format \"{a.format}\"\nValid formats: 'text', 'json'")
     if a.list:
-        if positional and a.program is None:
-            a.list_pattern = positional[0]
+        if len(operands) > 1:
+            raise BadOption(None)
+        a.list_pattern = operands[0] if operands else None
         return a
-    if a.program is None and positional:
-        a.filename = positional.pop(0)
-    a.params = positional
+    if not a.program:
+        a.program = None
+        if not operands:
+            raise UsageError("USAGE: filename or -e 'program' required.")
+        a.filename = operands.pop(0)
+    a.params = operands
     return a
 
 
@@ -182,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         sys.stderr.write(f"ERROR: {e}\n")
         return 1
+    except BadOption as e:  # glibc's getopt message, then the usage
+        if e.args and e.args[0]:
+            sys.stderr.write(f"pybpftrace: {e}\n")
+        sys.stderr.write(USAGE)
+        return 1
     except KeyboardInterrupt:
         return 1
     except Exception as e:  # a bug: say so in one line; the traceback on request
@@ -192,10 +279,37 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+class ChildFailed(Exception):
+    """-c's command cannot be run: 0.17 says so and exits with 255."""
+
+
+class Target:
+    """The process to trace: -p's (checked at once, as 0.17 does) and -c's
+    command (resolved at once; forked once the program is compiled)."""
+
+    def __init__(self, args: Args):
+        from pybpftrace.runtime.child import ChildError, resolve_command
+        from pybpftrace.runtime.procmon import ProcMon, ProcMonError
+
+        self.procmon = None
+        self.command: list[str] | None = None
+        if args.pid:
+            try:
+                self.procmon = ProcMon(args.pid)
+            except ProcMonError as e:
+                raise UsageError(str(e))
+        if args.command:
+            try:
+                self.command = resolve_command(args.command)
+            except ChildError as e:
+                raise ChildFailed(str(e))
+
+    @property
+    def pid(self) -> int:
+        return self.procmon.pid if self.procmon is not None else 0
+
+
 def _main(argv: list[str]) -> int:
-    if not argv:
-        sys.stderr.write(USAGE)
-        return 1
     args = parse_args(argv)
     if args.help:
         sys.stdout.write(USAGE)
@@ -206,13 +320,15 @@ def _main(argv: list[str]) -> int:
     if args.info:
         from pybpftrace.runtime.info import print_info
         return print_info(sys.stdout)
+    try:
+        target = Target(args)
+    except ChildFailed as e:
+        sys.stderr.write(f"ERROR: Failed to fork child: {e}\n")
+        return 255
     if args.list:
         from pybpftrace.probes.listing import list_probes
-        return list_probes(args.list_pattern, args.verbose, sys.stdout)
+        return list_probes(args.list_pattern, args.verbose, sys.stdout, pid=target.pid)
     if args.program is None:
-        if args.filename == "stdin":
-            sys.stderr.write(USAGE)
-            return 1
         try:
             with open(args.filename if args.filename != "-" else "/dev/stdin") as f:
                 source = f.read()
@@ -221,10 +337,10 @@ def _main(argv: list[str]) -> int:
         filename = args.filename if args.filename != "-" else "stdin"
     else:
         source, filename = args.program, "stdin"
-    return run(source, filename, args)
+    return run(source, filename, args, target)
 
 
-def run(source: str, filename: str, args: Args) -> int:
+def run(source: str, filename: str, args: Args, target: Target) -> int:
     from pybpftrace import driver
     from pybpftrace.diag import DiagnosticError
     from pybpftrace.probes.kernelinfo import KernelInfo
@@ -238,6 +354,8 @@ def run(source: str, filename: str, args: Args) -> int:
         dry_run=args.debug,
         include_dirs=args.include_dirs,
         includes=args.includes,
+        pid=target.pid,
+        child_exe=target.command[0] if target.command is not None else "",
     )
     if opts.strlen > 200:
         raise UsageError("'BPFTRACE_STRLEN' must be <= 200")
@@ -247,24 +365,28 @@ def run(source: str, filename: str, args: Args) -> int:
     try:
         analysed = driver.analyse(source, filename, kinfo, opts, on_parsed)
     except DiagnosticError as e:
-        sys.stderr.write(e.diags.render())
+        sys.stderr.write(e.diags.render(("ERROR",) if args.no_warnings else ("WARNING", "ERROR")))
         return 1
     except TracefsError as e:
         sys.stderr.write(f"ERROR: {e}\n")
         return 1
     warnings = analysed.diags.render(("WARNING",))
-    if warnings:
+    if warnings and not args.no_warnings:
         sys.stderr.write(warnings)
     if args.debug:
         _dump_ast("Semantic", analysed.program)
         return 0
+    if not analysed.resources.probes:  # all were kprobes on functions the kernel lacks
+        if not args.quiet:
+            sys.stdout.write("No probes to attach\n")
+        return 1
     if len(analysed.resources.probes) > max_probes:
         sys.stderr.write(f"ERROR: Can't attach to {len(analysed.resources.probes)} probes because it "
                          f"exceeds the current limit of {max_probes} probes.\nYou can increase the limit "
                          "through the BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a "
                          "high number of probes attached can cause your system to crash.\n")
         return 1
-    return _execute(analysed, kinfo, args, opts)
+    return _execute(analysed, kinfo, args, opts, target)
 
 
 def _dump_ast(stage: str, program) -> None:
@@ -274,11 +396,12 @@ def _dump_ast(stage: str, program) -> None:
     sys.stdout.write(dump(program, with_types=True) + "\n")
 
 
-def _execute(analysed, kinfo, args: Args, opts) -> int:
+def _execute(analysed, kinfo, args: Args, opts, target: Target) -> int:
     from pybpftrace.bpf.sys import BpfError
     from pybpftrace.diag import DiagnosticError
     from pybpftrace.output.json import JsonOutput
     from pybpftrace.output.text import TextOutput
+    from pybpftrace.runtime.child import ChildProc
     from pybpftrace.runtime.session import RunOptions, Session, SessionError
 
     console = sys.stdout.buffer
@@ -295,7 +418,12 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
         out.attached_probes = lambda n: None
     run_opts = RunOptions(verbose=args.verbose,
                           cat_bytes_max=_env_int("BPFTRACE_CAT_BYTES_MAX", 10240),
-                          ringbuf_pages=_env_int("BPFTRACE_PERF_RB_PAGES", 0))
+                          ringbuf_pages=_env_int("BPFTRACE_PERF_RB_PAGES", 0),
+                          procmon=target.procmon, helper_check=args.helper_check,
+                          no_warnings=args.no_warnings)
+    sys.stdout.flush()
+    if target.command is not None:
+        run_opts.child = ChildProc(target.command)
     session = Session(analysed, kinfo, out, opts.params, run_opts)
     try:
         return session.run()
@@ -307,6 +435,8 @@ def _execute(analysed, kinfo, args: Args, opts) -> int:
         return 1
     finally:
         session.close()
+        if run_opts.child is not None:
+            run_opts.child.close()
         if isinstance(out_stream, FullyBuffered):
             out_stream.flush_all()
         if args.output:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from pybpftrace.codegen.emit import emit, new_module
 from pybpftrace.codegen.lower import InternalMaps, Lowerer, ProgramContext
+from pybpftrace.codegen.watchpoints import needs_setup, setup_program
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import c_preamble
@@ -31,6 +32,8 @@ class Options:
     dry_run: bool = False
     include_dirs: list[str] = field(default_factory=list)   # -I DIR
     includes: list[str] = field(default_factory=list)       # --include FILE
+    pid: int = 0              # -p PID (0: none)
+    child_exe: str = ""       # -c CMD's program, as named ("": no -c; `cpid` is invalid)
 
 
 @dataclass
@@ -48,6 +51,8 @@ class ProgramUnit:
     probes: list[ProbeInfo]
     ctx: ProgramContext
     insns: bytes = b""
+    # watchpoint:FUNC+argN probes: probe index -> its setup uprobe program
+    setups: dict[int, bytes] = field(default_factory=dict)
 
 
 def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
@@ -57,15 +62,18 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
     `on_parsed(program)` sees the AST before semantic analysis (for -d).
     """
     diags = Diagnostics(source, filename)
-    macros = cdefs = None
+    pre = cdefs = None
     if opts.includes or c_preamble(source):
-        macros, cdefs = _c_definitions(source, filename, kinfo, opts, diags)
-    program = parse(source, diags, macros)
+        pre = _preprocess(source, filename, kinfo, opts, diags)
+    program = parse(source, diags, pre.macros if pre is not None else None)
     diags.check()
+    if pre is not None:
+        cdefs = _c_definitions(pre, filename, kinfo, program, diags)
     if on_parsed is not None:
         on_parsed(program)
     res = Resources(strlen=opts.strlen)
-    res.probes = resolve_attach_points(program, diags, kinfo, opts.params, opts.dry_run)
+    res.probes = resolve_attach_points(program, diags, kinfo, opts.params, opts.dry_run,
+                                       opts.pid, opts.child_exe)
     diags.check()
 
     def fields(probe: ast.Probe):
@@ -77,7 +85,7 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
     checker = TypeChecker(diags, opts.params, opts.strlen, opts.unsafe, fields,
                           getattr(kinfo, "kernel_btf", None),
                           getattr(kinfo, "raw_tracepoint_params", None), kinfo=kinfo,
-                          cdefs=cdefs)
+                          cdefs=cdefs, has_child=bool(opts.child_exe))
     checker.run(program)
     diags.check()
     for name in sorted(checker.maps):
@@ -86,30 +94,33 @@ def analyse(source: str, filename: str, kinfo: KernelInfo, opts: Options,
     return Analysed(program, res, diags)
 
 
-def _c_definitions(source: str, filename: str, kinfo: KernelInfo, opts: Options,
-                   diags: Diagnostics):
-    """bpftrace's clang pass: preprocess the C definitions before the first
-    probe (with -I and --include) and read their types.  Returns the macros
-    for the parser (lang.preprocess.Macros) and the semantic.cdefs.CDefs."""
+def _preprocess(source: str, filename: str, kinfo: KernelInfo, opts: Options,
+                diags: Diagnostics):
+    """The first half of bpftrace's clang pass: preprocess the C definitions
+    before the first probe (with -I and --include); the result's macros are
+    for the parser (lang.preprocess.Preprocessed)."""
     # Imported here: pcpp and pycparser cost start-up time that scripts
     # without C definitions should not pay.
     from pybpftrace.lang.preprocess import preprocess
-    from pybpftrace.semantic.cdefs import parse_cdefs
 
     btf = getattr(kinfo, "kernel_btf", lambda: None)()
     pre = preprocess(source, filename, diags, opts.include_dirs, opts.includes,
                      have_btf=btf is not None)
     diags.check()
-    cdefs = parse_cdefs(pre.text, filename, diags, btf)
+    return pre
+
+
+def _c_definitions(pre, filename: str, kinfo: KernelInfo, program: ast.Program,
+                   diags: Diagnostics):
+    """The second half: the types of the preprocessed C definitions
+    (semantic.cdefs.CDefs), knowing which kernel records the program uses."""
+    from pybpftrace.semantic.cdefs import parse_cdefs
+
+    btf = getattr(kinfo, "kernel_btf", lambda: None)()
+    used = frozenset({"struct task_struct"} if ast.uses(program, {"curtask"}) else ())
+    cdefs = parse_cdefs(pre.text, filename, diags, btf, used)
     diags.check()
-    return pre.macros, cdefs
-
-
-def _uses(node: ast.Node, names: set[str]) -> bool:
-    """Does the subtree use one of these builtins or functions?"""
-    if isinstance(node, (ast.Builtin, ast.Call)) and node.name in names:
-        return True
-    return any(_uses(c, names) for c in ast.children(node))
+    return cdefs
 
 
 def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
@@ -118,15 +129,16 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     shared tracepoint program learns which probe fired from its attach cookie;
     other kinds get one program per attach point when they use `probe`, and
     uprobes when they use uaddr() (its value depends on the probed binary).
-    BPF trampoline programs (fentry/fexit, and raw tracepoints loaded as
-    tp_btf) are loaded for one kernel function or tracepoint each.  A probe
+    BPF trampoline programs (fentry/fexit, iterators, and raw tracepoints
+    loaded as tp_btf) are loaded for one kernel function, iterator or
+    tracepoint each.  A probe
     whose attach points are of several kinds (`kprobe:f, kretprobe:f`) gets
     programs of each kind."""
     units = []
     typed_raw = getattr(kinfo, "typed_raw_tracepoint", lambda name: False)
 
     def tracing(probe: ProbeInfo) -> bool:
-        return probe.provider in ("kfunc", "kretfunc") or (
+        return probe.provider in ("kfunc", "kretfunc", "iter") or (
             probe.provider == "rawtracepoint" and typed_raw(probe.func))
 
     for i, probe in enumerate(analysed.program.probes):
@@ -135,9 +147,9 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
             kinds.setdefault(p.provider, []).append(p)
         groups = []
         for provider, expansions in kinds.items():
-            uses_probe = _uses(probe, {"probe"}) and provider != "tracepoint"
+            uses_probe = ast.uses(probe, {"probe"}) and provider != "tracepoint"
             specific = any(tracing(p) for p in expansions) or (
-                len(expansions) > 1 and (_uses(probe, {"args", "uaddr"}) or uses_probe))
+                len(expansions) > 1 and (ast.uses(probe, {"args", "uaddr"}) or uses_probe))
             groups += [[p] for p in expansions] if specific else [expansions]
         for j, group in enumerate(groups):
             first = group[0]
@@ -161,15 +173,23 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
 
 
 def generate(analysed: Analysed, units: list[ProgramUnit], internal: InternalMaps,
-             params: list[str]) -> str:
-    """Fill in each unit's instructions; returns the optimised IR (for -d)."""
+             params: list[str], cpid: int = 0, helper_check: int = 0) -> str:
+    """Fill in each unit's instructions; returns the optimised IR (for -d).
+    `cpid`: the pid of -c's child, compiled into the programs that use `cpid`.
+    `helper_check`: -k (1) or -kk (2), see codegen.helper_errors."""
     module = new_module()
     format_ids: dict[int, int] = {}
     start_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    probes = analysed.resources.probes
     for unit in units:
         Lowerer(module, unit.name, unit.ctx, analysed.resources, internal, format_ids,
-                start_ns, params).generate()
+                start_ns, params, cpid, helper_check).generate()
+        for p in filter(needs_setup, unit.probes):
+            setup_program(module, f"{unit.name}_setup{probes.index(p)}", internal,
+                          probes.index(p), p)
     code, ir_text = emit(module)
     for unit in units:
         unit.insns = code[unit.name]
+        unit.setups = {probes.index(p): code[f"{unit.name}_setup{probes.index(p)}"]
+                       for p in filter(needs_setup, unit.probes)}
     return ir_text

@@ -12,10 +12,11 @@ import re
 from pybpftrace.types import Kind, Type
 
 # 0.17 (src/format_string.cpp) finds its specifiers with this pattern only.
-TOKEN = re.compile(r"%-?[0-9]*(?:\.[0-9]+)?(rx|r|s|c|(?:hh|h|ll|l|j|z|t)?[duoxXp])")
+TOKEN = re.compile(r"%-?[0-9]*(?:\.[0-9]+)?(rx|rh|r|s|c|(?:hh|h|ll|l|j|z|t)?[duoxXp])")
 
 _STRINGISH = {Kind.STRING, Kind.KSYM, Kind.USYM, Kind.PROBE, Kind.USERNAME, Kind.KSTACK,
-              Kind.USTACK, Kind.INET, Kind.TIMESTAMP, Kind.CGROUP_PATH, Kind.MAC_ADDRESS}
+              Kind.USTACK, Kind.INET, Kind.TIMESTAMP, Kind.CGROUP_PATH, Kind.MAC_ADDRESS,
+              Kind.STRERROR}
 
 
 def _type_name(t: Type) -> str:
@@ -27,7 +28,7 @@ def _type_name(t: Type) -> str:
 
 
 def _expected(conv: str) -> str:
-    return {"s": "string", "r": "buffer", "rx": "buffer"}.get(conv, "integer")
+    return {"s": "string", "r": "buffer", "rx": "buffer", "rh": "buffer"}.get(conv, "integer")
 
 
 def validate_printf(fmt: str, arg_types: list[Type], func: str = "printf") -> list[str]:

@@ -64,7 +64,7 @@ PROBE_KINDS: tuple[ProbeKind, ...] = (
     _kind("software", ("s",), (1, 2), "requires 1 or 2 arguments", listed="kernel"),
     _kind("hardware", ("h",), (1, 2), "requires 1 or 2 arguments", supported=False, listed="kernel"),
     _kind("watchpoint", ("w",), (3,), "requires 3 arguments"),
-    _kind("asyncwatchpoint", ("aw",), (3,), "requires 3 arguments", supported=False),
+    _kind("asyncwatchpoint", ("aw",), (3,), "requires 3 arguments"),
     _kind("kfunc", ("f", "fentry"), (1, 2), "requires 1 or 2 arguments", (ARGS, FUNC),
           listed="kernel"),
     _kind("kretfunc", ("fr", "fexit"), (1, 2), "requires 1 or 2 arguments", (ARGS, RETVAL, FUNC)),
@@ -221,12 +221,15 @@ def lex_attach_point(raw: str, params: Sequence[str] = ()) -> list[str]:
     return parts
 
 
-def split_attach_point(raw: str, params: Sequence[str] = ()) -> tuple[ProbeKind, list[str]]:
+def split_attach_point(raw: str, params: Sequence[str] = (),
+                       process_exe: str | None = None) -> tuple[ProbeKind, list[str]]:
     """The kind and the parts after the provider, with 0.17's part-count checks.
 
-    The provider must be concrete (see `expand_provider` for `*`).  Two
-    normalisations from 0.17: `BEGIN:*` is `BEGIN`, and a tracepoint with a
-    single wildcard part means any category (`t:*sleep*` is `t:*:*sleep*`).
+    The provider must be concrete (see `expand_provider` for `*`).  Three
+    normalisations from 0.17: `BEGIN:*` is `BEGIN`, a tracepoint with a
+    single wildcard part means any category (`t:*sleep*` is `t:*:*sleep*`),
+    and with -p a uprobe may leave out its binary (`uprobe:f`): it is
+    `process_exe`, the executable of that process.
     """
     provider, *parts = lex_attach_point(raw, params)
     kind = resolve_provider(provider)
@@ -234,6 +237,8 @@ def split_attach_point(raw: str, params: Sequence[str] = ()) -> tuple[ProbeKind,
         raise AttachPointError("Invalid probe type made it to attachpoint parser", fatal=True)
     if kind.type_name == "special" and parts == ["*"]:
         parts = []
+    if kind.name in ("uprobe", "uretprobe") and len(parts) == 1 and process_exe is not None:
+        parts.insert(0, process_exe)
     if kind.name == "tracepoint" and len(parts) == 1 and has_wildcard(parts[0]):
         parts.insert(0, "*")
     if len(parts) not in kind.parts:
@@ -295,18 +300,20 @@ def _split_offset(func: str, allowed: bool) -> tuple[str, int]:
 
 
 def parse_attach_point(raw: str, params: Sequence[str] = (), *, listing: bool = False,
-                       ignore_invalid: bool = False) -> AttachPointSpec | None:
+                       ignore_invalid: bool = False,
+                       process_exe: str | None = None) -> AttachPointSpec | None:
     """The fields of a concrete attach point, or None when 0.17 would skip it.
 
     Raises AttachPointError with 0.17's message.  `ignore_invalid` marks attach
     points made by `expand_provider`: wrong part counts make them vanish.
     `listing` allows what only `-l` allows (iter wildcards).  An empty provider
-    (a stray comma) is no attach point at all.
+    (a stray comma) is no attach point at all.  `process_exe`: see
+    split_attach_point.
     """
     if not lex_attach_point(raw, params)[0]:
         return None
     try:
-        kind, parts = split_attach_point(raw, params)
+        kind, parts = split_attach_point(raw, params, process_exe)
     except AttachPointError as e:
         if e.skippable and ignore_invalid:
             return None

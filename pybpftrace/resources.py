@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from pybpftrace.diag import Location
 from pybpftrace.types import Kind, Type
 
 
@@ -23,6 +24,9 @@ class Action(IntEnum):
     ZERO = 4
     TIME = 5
     JOIN = 6
+    HELPER_ERROR = 7  # -k: a helper call failed (codegen.helper_errors)
+    WATCHPOINT_ATTACH = 8  # a watched function was called: watch the address (codegen.watchpoints)
+    WATCHPOINT_DETACH = 9  # unwatch(addr)
     SYSTEM_BASE = 1000
     CAT_BASE = 2000
     PRINT_VALUE_BASE = 3000
@@ -47,7 +51,16 @@ class MapInfo:
         return self.value.is_aggregation
 
     @property
+    def is_array(self) -> bool:
+        """A key-less count(): 0.17 keeps it in a one-entry per-CPU array, so it
+        exists (and prints `@: 0`) from the start, and clear() and delete()
+        zero it instead of removing it."""
+        return self.key is None and self.value.kind is Kind.COUNT
+
+    @property
     def key_size(self) -> int:
+        if self.is_array:
+            return 4  # an array index; the programs' 8-byte zero key reads as index 0
         size = self.key.byte_size if self.key is not None else 8
         if self.value.kind in (Kind.HIST, Kind.LHIST):
             size += 8
@@ -81,7 +94,21 @@ class ProbeInfo:
     unit: str = ""
     count: int = 0     # software/hardware sample period
     offset: int = 0    # uprobe/uretprobe: file offset of the probed instruction in `target`
+    # watchpoints: the address watched (or, on a function, the argument holding
+    # it: FUNC+argN), how many bytes, and the access mode ("w", "rw", "x").
+    address: int = 0
+    length: int = 0
+    mode: str = ""
+    pin: str = ""      # iter: where to pin the iterator's link in bpffs instead of running it
     program: int = -1  # index into Resources.programs
+
+
+@dataclass
+class HelperErrorInfo:
+    """Where a -k checked helper call is: its name (as 0.17 prints it) and the
+    location of the expression or statement that made it."""
+    helper: str
+    loc: Location
 
 
 @dataclass
@@ -96,6 +123,7 @@ class Resources:
     cgroup_paths: list[str] = field(default_factory=list)  # cgroup_path() filters, by call id
     print_values: list[Type] = field(default_factory=list)
     probes: list[ProbeInfo] = field(default_factory=list)
+    helper_errors: list[HelperErrorInfo] = field(default_factory=list)  # by error id
     strlen: int = 64
 
     def map_by_name(self, name: str) -> MapInfo:

@@ -31,6 +31,7 @@ class Kind(Enum):
     TIMESTAMP = "timestamp"
     CGROUP_PATH = "cgroup_path"
     MAC_ADDRESS = "mac_address"  # macaddr(): 6 bytes
+    STRERROR = "strerror"  # strerror(): an errno value, printed as its message
     RECORD = "record"      # a C struct or union (kernel BTF, tracepoint `args`, script structs)
     ARRAY = "array"        # `inner`[size], e.g. pton()'s uint8[4]
     STACK_MODE = "stack mode"  # the `bpftrace` / `perf` argument of kstack()/ustack()
@@ -66,6 +67,8 @@ class Type:
     # RECORD: the members, when the record's value is stored or printed (empty
     # while it is only navigated).  Derived from name/btf_id, so not compared.
     members: tuple["Member", ...] = field(default=(), compare=False)
+    # RECORD: its C alignment, as a tuple lays it out (0: unknown, then guessed from the size).
+    record_align: int = field(default=0, compare=False)
 
     # ---- predicates -------------------------------------------------------
     @property
@@ -127,8 +130,8 @@ class Type:
             return max((f.align for f in self.fields), default=1)
         if self.kind is Kind.ARRAY:
             return self.inner.align if self.inner is not None else 1
-        if self.kind is Kind.RECORD:  # BTF has no alignment: the largest power of 2 in the size
-            return min(self.size & -self.size, 8) if self.size else 1
+        if self.kind is Kind.RECORD:  # else the largest power of 2 in the size
+            return self.record_align or (min(self.size & -self.size, 8) if self.size else 1)
         return 8
 
     def __str__(self) -> str:

@@ -43,6 +43,7 @@ class Cmd(IntEnum):
     MAP_DELETE_ELEM = 3
     MAP_GET_NEXT_KEY = 4
     PROG_LOAD = 5
+    OBJ_PIN = 6
     PROG_TEST_RUN = 10
     OBJ_GET_INFO_BY_FD = 15
     RAW_TRACEPOINT_OPEN = 17
@@ -54,6 +55,7 @@ class Cmd(IntEnum):
     MAP_UPDATE_BATCH = 26
     MAP_DELETE_BATCH = 27
     LINK_CREATE = 28
+    ITER_CREATE = 33
     LINK_DETACH = 34
 
 
@@ -160,6 +162,16 @@ class MapElemAttr(ctypes.Structure):
     ]
 
 
+class ObjPinAttr(ctypes.Structure):
+    """OBJ_PIN: pin the object `bpf_fd` at `pathname` (a char *) in bpffs."""
+
+    _fields_ = [
+        ("pathname", c_u64),
+        ("bpf_fd", c_u32),
+        ("file_flags", c_u32),
+    ]
+
+
 class MapBatchAttr(ctypes.Structure):
     _fields_ = [
         ("in_batch", c_u64),
@@ -174,7 +186,8 @@ class MapBatchAttr(ctypes.Structure):
 
 
 class FdAttr(ctypes.Structure):
-    """The attr of commands that take a lone fd: MAP_FREEZE, LINK_DETACH."""
+    """The attr of commands that take a lone fd: MAP_FREEZE, LINK_DETACH,
+    ITER_CREATE (of a link)."""
 
     _fields_ = [("fd", c_u32)]
 

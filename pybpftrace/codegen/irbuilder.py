@@ -7,6 +7,8 @@ and stack buffers as allocas in the entry block (BPF has no dynamic stack).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from llvmlite import ir
 
 I8 = ir.IntType(8)
@@ -77,6 +79,9 @@ class BpfBuilder:
         self._lifetime_start = _intrinsic(module, "llvm.lifetime.start.p0i8", lifetime)
         self._lifetime_end = _intrinsic(module, "llvm.lifetime.end.p0i8", lifetime)
         self.temps: list[tuple[ir.Value, int]] = []
+        # -k: called with (helper id, result) after each helper call that may
+        # be checked (see helper_errors.HelperChecks); None adds no code.
+        self.check_result: Callable[[int, ir.Value], None] | None = None
         # An empty asm statement with side effects: code that must stay where it is
         # (LLVM may neither speculate nor merge across it); it emits no instruction.
         self.barrier = ir.InlineAsm(ir.FunctionType(ir.VoidType(), []), "", "", side_effect=True)
@@ -143,10 +148,14 @@ class BpfBuilder:
         return self.b.sext(v, I64) if signed else self.b.zext(v, I64)
 
     # ---- helpers ----------------------------------------------------------
-    def helper(self, hid: int, args: list[ir.Value], ret: ir.Type = I64) -> ir.Value:
+    def helper(self, hid: int, args: list[ir.Value], ret: ir.Type = I64,
+               checked: bool = True) -> ir.Value:
         fnty = ir.FunctionType(ret, [a.type for a in args])
         fn = self.b.inttoptr(const(hid), fnty.as_pointer())
-        return self.b.call(fn, args)
+        result = self.b.call(fn, args)
+        if checked and self.check_result is not None:
+            self.check_result(hid, result)
+        return result
 
     def map_fd(self, fd: int) -> ir.Value:
         return self.b.call(self._pseudo, [const(1), const(fd)])
@@ -164,13 +173,26 @@ class BpfBuilder:
     def map_delete(self, fd: int, key: ir.Value) -> ir.Value:
         return self.helper(Helper.MAP_DELETE_ELEM, [self.map_fd(fd), key])
 
+    def output(self, ringbuf_fd: int, lost_fd: int, record: ir.Value, size: int) -> None:
+        """Send a record through the ring buffer; when it is full, count the
+        record as lost in the u64 that is the value of array map `lost_fd`
+        (addressed directly, no lookup call, and bumped with an atomic add)."""
+        rc = self.helper(Helper.RINGBUF_OUTPUT, [self.map_fd(ringbuf_fd), record, const(size),
+                                                 const(0)])
+        with self.b.if_then(self.b.icmp_unsigned("!=", rc, const(0))):
+            counter = self.b.inttoptr(self.map_value(lost_fd), I64.as_pointer())
+            self.b.atomic_rmw("add", counter, const(1), "monotonic")
+
     def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool) -> ir.Value:
         hid = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
         return self.helper(hid, [dst, const(size, I32), self._as_ptr(src)])
 
-    def probe_read(self, dst: ir.Value, size: int, src: ir.Value, user: bool) -> ir.Value:
+    def probe_read(self, dst: ir.Value, size: int, src: ir.Value, user: bool,
+                   checked: bool = True) -> ir.Value:
+        """bpf_probe_read_{user,kernel}; `checked=False` for the reads that
+        copy between BPF buffers or zero one, whose results are no news (-k)."""
         hid = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
-        return self.helper(hid, [dst, const(size, I32), self._as_ptr(src)])
+        return self.helper(hid, [dst, const(size, I32), self._as_ptr(src)], checked=checked)
 
     def _as_ptr(self, v: ir.Value) -> ir.Value:
         return self.b.inttoptr(v, I8P) if isinstance(v.type, ir.IntType) else v

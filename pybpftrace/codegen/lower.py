@@ -19,11 +19,13 @@ through the returned pointer, and an update only for a key's first event.
 """
 from __future__ import annotations
 
+import functools
 import socket
 from dataclasses import dataclass, field
 
 from llvmlite import ir
 
+from pybpftrace.codegen.helper_errors import HelperChecks
 from pybpftrace.codegen.irbuilder import BPF_NOEXIST, I8, I8P, I32, I64, BpfBuilder, Helper, const
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import string_bytes
@@ -75,7 +77,7 @@ class ProgramContext:
     user_pointers: bool = False                # syscall tracepoints pass user addresses
     raw_args: dict[str, int] = field(default_factory=dict)  # rawtracepoint/fentry: arg -> slot
     retval_slot: int = -1                      # fexit: the context slot of the return value
-    # Loaded as a BPF trampoline program (fentry/fexit, tp_btf): its context
+    # Loaded as a BPF TRACING program (fentry/fexit, tp_btf, iter): its context
     # slots are BTF-typed, and the verifier knows what their pointers point to.
     tracing: bool = False
 
@@ -94,6 +96,19 @@ def _is_args_field(e: ast.Expr) -> bool:
         and e.expr.name == "args"
 
 
+def _locates(method):
+    """Make a Lowerer method that lowers expression `e` (its last argument) set
+    `self.node` to it meanwhile: the location -k's warnings point to."""
+    @functools.wraps(method)
+    def located(self, *args):
+        outer, self.node = self.node, args[-1]
+        try:
+            return method(self, *args)
+        finally:
+            self.node = outer
+    return located
+
+
 class LoopTargets:
     def __init__(self, brk: ir.Block, cont: ir.Block):
         self.brk = brk
@@ -105,9 +120,10 @@ class Lowerer:
 
     def __init__(self, module: ir.Module, name: str, ctx: ProgramContext, res: Resources,
                  internal: InternalMaps, format_ids: dict[int, int], boot_ns_at_start: int,
-                 params: list[str]):
+                 params: list[str], cpid: int = 0, helper_check: int = 0):
         self.ctx = ctx
         self.params = params
+        self.cpid = cpid  # the -c child's pid: `cpid` is a constant of the program
         self.res = res
         self.internal = internal
         self.format_ids = format_ids
@@ -128,6 +144,10 @@ class Lowerer:
         self._scratch: ir.Value | None = None
         self.record_area = record_area(ctx.probe, res.strlen)
         self.scratch_top = self.record_area
+        # The statement or expression being lowered: where a -k warning points.
+        self.node: ast.Node | None = None
+        self.helper_checks = HelperChecks(helper_check, self.bb, res, lambda: self.node,
+                                          self.emit) if helper_check else None
 
     # ---- entry ------------------------------------------------------------
     def generate(self) -> ir.Function:
@@ -159,6 +179,7 @@ class Lowerer:
             if self.b.block.is_terminated:
                 self.b.position_at_end(self.bb.block("dead"))
             mark = len(self.bb.temps)
+            self.node = s
             getattr(self, "stmt_" + type(s).__name__)(s)
             self.bb.end_temporaries(mark)
 
@@ -308,7 +329,7 @@ class Lowerer:
         if size <= COPY_INLINE_MAX:
             self.bb.memset(buf, size)
         else:
-            self.bb.probe_read(buf, size, const(0), False)
+            self.bb.probe_read(buf, size, const(0), False, checked=False)
 
     def copy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         """Copy between BPF buffers: inline up to a few words, else with one
@@ -317,9 +338,10 @@ class Lowerer:
         if size <= COPY_INLINE_MAX:
             self.bb.memcpy(dst, src, size)
         else:
-            self.bb.probe_read(dst, size, src, False)
+            self.bb.probe_read(dst, size, src, False, checked=False)
 
     # ---- expressions ------------------------------------------------------
+    @_locates
     def expr(self, e: ast.Expr) -> ir.Value:
         return getattr(self, "expr_" + type(e).__name__)(e)
 
@@ -374,6 +396,8 @@ class Lowerer:
             return bb.helper(Helper.GET_CURRENT_TASK, [])
         if n == "jiffies":
             return bb.helper(Helper.JIFFIES64, [])
+        if n == "cpid":
+            return const(self.cpid)
         if n == "comm":  # the helper writes all 16 bytes (NUL padded): no memset needed
             buf = bb.alloca(16, "comm")
             bb.helper(Helper.GET_CURRENT_COMM, [buf, const(16, I32)])
@@ -401,7 +425,11 @@ class Lowerer:
             if n == "func" and self.ctx.provider == "kretprobe":
                 # After the return, ip is the caller's: the kernel remembers the function.
                 return bb.helper(Helper.GET_FUNC_IP, [self.ctxptr])
-        if n == "args":  # the record itself: the context pointer
+            if n == "func" and self.ctx.provider == "uprobe":
+                return self.usym(self.bb.load(self.ctxptr, PT_REGS_IP))
+            if n == "func" and self.ctx.provider == "uretprobe":  # as kretprobe
+                return self.usym(bb.helper(Helper.GET_FUNC_IP, [self.ctxptr]))
+        if n in ("args", "ctx"):  # the record itself: the context pointer
             return self.b.ptrtoint(self.ctxptr, I64)
         if n == "kstack":
             return self.stack(e.type)
@@ -441,9 +469,25 @@ class Lowerer:
             return self.raw_tracepoint_arg(self.ctx.raw_args[e.field], e.type)
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
             return self.tracepoint_field(self.ctx.fields[e.field], e.type)
+        if isinstance(e.expr, ast.Builtin) and e.expr.name == "ctx" and self.ctx.provider == "iter":
+            return self.iter_context_member(e)
         if getattr(e, "btf_member", None) is not None:
             return self.read_traced(e) if in_traced_memory(e) else self.buffer_member(e)
         return self.tuple_field(self.expr(e.expr), e.expr.type, int(e.field))
+
+    def iter_context_member(self, e: ast.FieldAccess) -> ir.Value:
+        """`ctx->m` of an iterator, loaded from the context itself, as the
+        verifier requires.  Its pointers may be NULL (the task of the
+        iterator's last call), and pointers the verifier knows as
+        maybe-NULL must be checked before use: as in 0.17, a member that is
+        0 (so also fd 0 of task_file) ends the program there."""
+        t, m = e.type, e.btf_member
+        width = t.bits if t.kind is Kind.INT else 64
+        value = self.bb.load(self.ctxptr, m.bit_offset // 8, width, t.signed)
+        nonzero = self.bb.block("ctx_member")
+        self.b.cbranch(self.b.icmp_unsigned("==", value, const(0)), self.ret_block, nonzero)
+        self.b.position_at_end(nonzero)
+        return value
 
     # ---- traced memory (see the module docstring) -------------------------
     def user(self, e: ast.Expr) -> bool:
@@ -486,7 +530,7 @@ class Lowerer:
         if m is not None and m.bitfield_size:
             bit = m.bit_offset % 8
             self.bb.probe_read(buf, min((bit + m.bitfield_size + 7) // 8, 8), addr, user)
-            return self.bitfield(self.bb.load(buf), bit, m.bitfield_size, t.signed)
+            return self.bitfield(self.bb.load(buf), bit, m.bitfield_size, t)
         width = t.bits if t.kind is Kind.INT else 64
         self.bb.probe_read(buf, min(m.size, width // 8) if m is not None and m.size else width // 8,
                            addr, user)
@@ -541,16 +585,19 @@ class Lowerer:
             word = self.bb.alloca(8, "bits")
             self.bb.store(const(0), word)
             self.bb.memcpy(word, self.bb.gep(base, off), min((bit + m.bitfield_size + 7) // 8, 8))
-            return self.bitfield(self.bb.load(word), bit, m.bitfield_size, t.signed)
+            return self.bitfield(self.bb.load(word), bit, m.bitfield_size, t)
         width = t.bits if t.kind is Kind.INT else 64
         return self.bb.load(base, off, width, t.signed, aligned=off % (width // 8) == 0)
 
-    def bitfield(self, word: ir.Value, bit: int, bits: int, signed: bool) -> ir.Value:
-        """The `bits`-bit field starting `bit` bits into the little-endian `word`."""
-        if signed:  # move the sign bit to the top, then shift back arithmetically
-            return self.b.ashr(self.b.shl(word, const(64 - bit - bits)), const(64 - bits))
-        v = self.b.lshr(word, const(bit))
-        return self.b.and_(v, const((1 << bits) - 1)) if bits < 64 else v
+    def bitfield(self, word: ir.Value, bit: int, bits: int, t: Type) -> ir.Value:
+        """The `bits`-bit field of type `t` starting `bit` bits into the
+        little-endian `word`, shifted and masked as 0.17 reads it: a field
+        narrower than its type is zero-extended even when the type is signed
+        (`short b:8` holding 0xd9 is 217, as bpftrace's runtime tests expect)."""
+        v = self.b.lshr(word, const(bit)) if bit else word
+        if bits == t.bits:
+            return self.extend(self.b.trunc(v, ir.IntType(bits)), t.signed) if bits < 64 else v
+        return self.b.and_(v, const((1 << bits) - 1))
 
     def raw_tracepoint_arg(self, index: int, t: Type) -> ir.Value:
         """Argument `index` of a raw tracepoint or fentry/fexit function (or an
@@ -666,14 +713,14 @@ class Lowerer:
         raise AssertionError(e.op)
 
     def incdec(self, e: ast.Unop) -> ir.Value:
-        delta = const(1 if e.op == "++" else -1)
+        """`x++`, `--@m[k]`, ...: a pointer steps by the size of its target, as in C."""
         target = e.expr
+        t = target.type
+        step = max(t.inner.byte_size, 1) if t.kind is Kind.PTR and t.inner is not None else 1
+        delta = const(step if e.op == "++" else -step)
         if isinstance(target, ast.Variable):
-            t = target.type
             slot = self.var_slot(target.name, t)
             old = self.bb.load(slot)
-            if t.kind is Kind.PTR and t.inner is not None:
-                delta = const((1 if e.op == "++" else -1) * max(t.inner.byte_size, 1))
             new = self.b.add(old, delta)
             if t.kind is Kind.INT and t.bits < 64:  # the variable wraps at its own width
                 new = self.extend(self.b.trunc(new, ir.IntType(t.bits)), t.signed)
@@ -858,6 +905,7 @@ class Lowerer:
             self.write_into(buf, off, f, x)
         return buf
 
+    @_locates
     def write_into(self, buf: ir.Value, off: int, dst: Type, e: ast.Expr) -> None:
         """Store the value of `e` at buf+off as type `dst`, building it in place when
         that saves a copy."""
@@ -900,6 +948,8 @@ class Lowerer:
                     self.copy(out, p, t.byte_size)
                 with missing:
                     self.zero(out, t.byte_size)
+                    if self.helper_checks is not None:
+                        self.helper_checks.lookup_missed()
             return out
         slot = self.bb.alloca(8, "mapval")
         self.bb.store(const(0), slot)
@@ -907,6 +957,9 @@ class Lowerer:
         with self.b.if_then(self.b.icmp_unsigned("!=", p, ir.Constant(I8P, None))):
             width = t.bits if t.kind is Kind.INT else 64
             self.bb.store(self.bb.load(p, 0, width, t.signed), slot)
+        if self.helper_checks is not None:
+            with self.b.if_then(self.b.icmp_unsigned("==", p, ir.Constant(I8P, None))):
+                self.helper_checks.lookup_missed()
         return self.bb.load(slot)
 
     def percpu_read(self, m: MapInfo, key: ir.Value) -> ir.Value:
@@ -1040,13 +1093,7 @@ class Lowerer:
 
     def emit(self, record: ir.Value, size: int) -> None:
         """Send a record through the ring buffer; count it as lost if the buffer is full."""
-        rc = self.bb.helper(Helper.RINGBUF_OUTPUT, [self.bb.map_fd(self.internal.ringbuf), record,
-                                                    const(size), const(0)])
-        with self.b.if_then(self.b.icmp_unsigned("!=", rc, const(0))):
-            # The counter is the value of a one-element array map, addressed
-            # directly (no lookup call) and bumped with an atomic add.
-            counter = self.b.inttoptr(self.bb.map_value(self.internal.status), I64.as_pointer())
-            self.b.atomic_rmw("add", counter, const(1), "monotonic")
+        self.bb.output(self.internal.ringbuf, self.internal.status, record, size)
 
     def record(self, action: int, args: list[ast.Expr], layout: Type | None) -> None:
         """A record of the action id followed by the arguments laid out as `layout`."""
@@ -1092,6 +1139,9 @@ class Lowerer:
         # may drop the EXIT record, and exit() must still end the run.
         flag = self.b.add(self.bb.map_value(self.internal.status), const(EXIT_FLAG_OFFSET))
         self.b.store(const(1), self.b.inttoptr(flag, I64.as_pointer()))
+        # The probe ends here, as in 0.17: what follows exit() is dead code.
+        self.b.branch(self.ret_block)
+        self.b.position_at_end(self.bb.block("after_exit"))
         return const(0)
 
     def table_id(self, e: ast.Call, table: list, entry) -> int:
@@ -1261,7 +1311,12 @@ class Lowerer:
         if m.value.kind in (Kind.HIST, Kind.LHIST):
             return const(0)  # per-bucket keys: deleted by key prefix is not possible in BPF
         key = self.map_key(m, access)
-        self.bb.map_delete(m.fd, key)
+        if m.is_array:  # an array entry cannot be deleted: 0.17 stores zero (this CPU's)
+            zero = self.bb.alloca(m.value_size, "zero")
+            self.bb.memset(zero, m.value_size)
+            self.bb.map_update(m.fd, key, zero)
+        else:
+            self.bb.map_delete(m.fd, key)
         return const(0)
 
     def call_str(self, e: ast.Call, buf: ir.Value | None = None) -> ir.Value:
@@ -1322,7 +1377,7 @@ class Lowerer:
 
     def call_strncmp(self, e: ast.Call) -> ir.Value:
         a, b = self.expr(e.args[0]), self.expr(e.args[1])
-        n = min(e.args[2].value, e.args[0].type.size, e.args[1].type.size)
+        n = min(e.size, e.args[0].type.size, e.args[1].type.size)
         # 0 if the first n bytes match up to a NUL, 1 otherwise.
         slot = self.bb.alloca(8, "cmp")
         self.bb.store(const(0), slot)
@@ -1402,13 +1457,25 @@ class Lowerer:
         self.bb.helper(Helper.SEND_SIGNAL, [self.b.trunc(sig, I32)])
         return const(0)
 
+    def call_unwatch(self, e: ast.Call) -> ir.Value:
+        buf = self.bb.alloca(16, "unwatch")
+        self.bb.store(const(Action.WATCHPOINT_DETACH), buf, 0)
+        self.bb.store(self.expr(e.args[0]), buf, 8)
+        self.emit(buf, 16)
+        return const(0)
+
     def call_ksym(self, e: ast.Call) -> ir.Value:
         return self.expr(e.args[0])
 
+    call_strerror = call_ksym  # the value itself; named when printed
+
     def call_usym(self, e: ast.Call) -> ir.Value:
+        return self.usym(self.expr(e.args[0]))
+
+    def usym(self, addr: ir.Value) -> ir.Value:
         """A USYM value: the address and the pid whose mappings resolve it at print time."""
         buf = self.bb.alloca(16, "usym")
-        self.bb.store(self.expr(e.args[0]), buf, 0)
+        self.bb.store(addr, buf, 0)
         self.bb.store(self.b.lshr(self.bb.helper(Helper.GET_CURRENT_PID_TGID, []), const(32)),
                       buf, 8)
         return buf

@@ -255,6 +255,13 @@ def children(node: Node):
                     yield x
 
 
+def uses(node: Node, names: set[str]) -> bool:
+    """Does the subtree use one of these builtins or functions?"""
+    if isinstance(node, (Builtin, Call)) and node.name in names:
+        return True
+    return any(uses(c, names) for c in children(node))
+
+
 class Visitor:
     """Calls `visit_<ClassName>` if defined, else visits the children."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import BinaryIO, Callable
 
-from pybpftrace.output.values import MASK64, Array, MapDump, Record, Stack, Tuple, format_buffer
+from pybpftrace.output.values import (MASK64, Array, MapDump, Pointer, Record, Stack, Tuple,
+                                      format_buffer)
 
 # Map kinds whose entries 0.17 orders by value; everything else by key.
 _BY_VALUE = {"count", "sum", "min", "max"}
@@ -37,6 +38,16 @@ class Output(ABC):
     def end_separator(self) -> None:
         """The "\\n\\n" 0.17 prints at exit, before the map dump, in both formats."""
         self._write("\n\n", self.console)
+
+    def message(self, kind: str, text: str) -> None:
+        """A runtime notice of one of 0.17's message types ("lost_events" for
+        watchpoint registers running out): its text, or a JSON message."""
+        self._write(text + "\n")
+
+    def helper_error(self, helper: str, retcode: int, line: int, col: int, warning: str) -> None:
+        """-k: a helper call failed.  `warning` is the located warning 0.17's
+        text output prints (to the output stream, not stderr)."""
+        self._write(warning)
 
     @abstractmethod
     def attached_probes(self, n: int) -> None: ...
@@ -112,6 +123,8 @@ def _key_value(f) -> str:
         return "{" + ",".join(f".{name}={_key_value(v)}" for name, v in f.fields) + "}"
     if isinstance(f, Array):
         return "[" + ",".join(_key_value(v) for v in f.items) + "]"
+    if isinstance(f, Pointer):
+        return f.hex()
     return str(f)
 
 

@@ -40,6 +40,13 @@ class JsonOutput(Output):
     def lost_events(self, n: int) -> None:
         self._write(f'{{"type": "lost_events", "data": {{"events": {n}}}}}\n')
 
+    def message(self, kind: str, text: str) -> None:
+        self._message(kind, text)
+
+    def helper_error(self, helper: str, retcode: int, line: int, col: int, warning: str) -> None:
+        self._write(f'{{"type": "helper_error", "helper": "{helper}", "retcode": {retcode}, '
+                    f'"line": {line}, "col": {col}}}\n')
+
     def map(self, dump: MapDump, top: int = 0, div: int = 1) -> None:
         self._write(map_json(dump, top, div))
 
@@ -122,10 +129,10 @@ def map_json(dump: MapDump, top: int = 0, div: int = 1) -> str:
 
 
 def value_json(v, div: int = 1) -> str:
-    """One value: numbers bare, tuples and arrays as lists, structs as objects,
-    strings, stacks and pointers quoted (0.17 printed pointers as numbers)."""
+    """One value: numbers (pointers too, unsigned) bare, tuples and arrays as
+    lists, structs as objects, strings and stacks quoted."""
     if isinstance(v, Pointer):
-        return f'"{v}"'
+        return str(v)
     if isinstance(v, int):
         return str(c_div(v, div))
     if isinstance(v, str):

@@ -1,7 +1,7 @@
 """Format strings of printf(), cat() and system(), and time()'s strftime.
 
 bpftrace 0.17 (src/format_string.cpp) finds its specifiers with the regex
-`%-?[0-9]*(\\.[0-9]+)?(TYPE)` where TYPE is s, r, rx, c, or an optional length
+`%-?[0-9]*(\\.[0-9]+)?(TYPE)` where TYPE is s, r, rx, rh, c, or an optional length
 (hh h l ll j z t) and one of d u o x X p.  No other flag (`+`, space, `#`)
 and no `*` is recognised, and there is no %i.  It then cuts the format after
 each match, and formats piece i with the C library's snprintf(piece, arg_i);
@@ -14,7 +14,7 @@ the text after the last specifier is copied as it is.  Consequences kept here:
 * a directive the regex misses (`%+d`) is formatted by snprintf anyway and
   takes the argument meant for the specifier after it;
 * `%hd` prints the low 16 bits of the 64-bit argument, `%hhd` 8, as C does;
-* `%r` / `%rx` only work bare (`%10r` is printed literally);
+* `%r` / `%rx` / `%rh` only work bare (`%10r` is printed literally);
 * snprintf output is cut at a NUL byte, so `%c` of 0 ends its piece.
 
 One deliberate deviation (tests/golden/README.md): 0.17 passed the 64-bit
@@ -44,7 +44,7 @@ def format_printf(fmt: str, args: list) -> str:
     """Format `args` as 0.17's FormatString::format does (see the module docstring).
 
     Arguments are ints (signed values already negative), str, Stack (printed
-    like print() does), or bytes for %r / %rx.
+    like print() does), or bytes for %r / %rx / %rh.
     """
     parts, convs, last = [], [], 0
     for m in TOKEN.finditer(fmt):
@@ -56,9 +56,9 @@ def format_printf(fmt: str, args: list) -> str:
     out = b""
     for part, conv, arg in zip(parts, convs, args):
         raw = part.encode("utf-8", "surrogateescape")
-        if conv in ("r", "rx") and part[part.rfind("%"):] in ("%r", "%rx"):
-            raw = re.sub(rb"%rx?", b"%s", raw)
-            arg = format_buffer(arg, keep_ascii=conv == "r")
+        if conv in ("r", "rx", "rh") and part[part.rfind("%"):] in ("%r", "%rx", "%rh"):
+            raw = re.sub(rb"%r[x|h]?", b"%s", raw)
+            arg = format_buffer(arg, keep_ascii=conv == "r", escape_hex=conv != "rh")
         out += _snprintf(raw, arg).split(b"\0", 1)[0]
     if len(args) < len(parts):
         out += parts[len(args)].encode("utf-8", "surrogateescape")

@@ -12,7 +12,8 @@ Scalars are ordinary Python values:
   cgroup paths are `str`, decoded as UTF-8 with "surrogateescape" so that
   bytes which are not UTF-8 come back out unchanged;
 * buf() values are `bytes`;
-* pointers are `Pointer`, an int printed in hex.
+* pointers are `Pointer`, an int printed as an unsigned decimal (in map
+  keys in hex).
 
 Struct values are `Record`s and arrays (not char arrays, which are strings)
 are `Array`s, holding values of the kinds above.
@@ -25,12 +26,15 @@ MASK64 = (1 << 64) - 1
 
 
 class Pointer(int):
-    """A pointer value: printed `0xffff888100a3c000`, as 0.17 prints pointers
-    in map keys.  0.17 printed pointer map values and struct members as
-    signed decimals (-131386601963008); later bpftrace prints them in hex
-    too, and so do we (tests/golden/README.md)."""
+    """A pointer value.  As a value (map values, tuple fields, struct
+    members) 0.17 prints it in decimal, and so do we, but unsigned:
+    18446612687109160960, where 0.17 wrote the signed -131386600390656
+    (tests/golden/README.md).  In map keys it is hex (`hex()`), as in 0.17."""
 
     def __str__(self) -> str:
+        return str(self & MASK64)
+
+    def hex(self) -> str:
         return f"0x{self & MASK64:x}"
 
     __repr__ = __str__
@@ -85,11 +89,14 @@ class Tuple:
         object.__setattr__(self, "items", tuple(items))
 
 
-def format_buffer(data: bytes, keep_ascii: bool = True) -> str:
+def format_buffer(data: bytes, keep_ascii: bool = True, escape_hex: bool = True) -> str:
     """A buf() value as 0.17 prints it: printable ASCII kept, other bytes `\\xNN`.
 
-    With keep_ascii=False (printf's %rx) every byte is escaped.
+    With keep_ascii=False (printf's %rx) every byte is escaped; with
+    escape_hex=False as well (%rh) the bytes are bare hex pairs: `48 65 00`.
     """
+    if not escape_hex:
+        return " ".join(f"{b:02x}" for b in data)
     return "".join(chr(b) if keep_ascii and 32 <= b <= 126 else f"\\x{b:02x}" for b in data)
 
 

@@ -101,9 +101,32 @@ def attach_perf_event(prog: Program, type: int, config: int, sample_period: int 
         attr.sample_period, attr.flags = sample_freq, attr.flags | uapi.PERF_ATTR_FREQ
     else:
         attr.sample_period = sample_period
+    return _attach_events(prog, attr, probe, online_cpus() if cpus is None else cpus, pid)
+
+
+# perf's hw_breakpoint types (HW_BREAKPOINT_R/W/X) for a watchpoint's mode letters.
+BREAKPOINT_TYPES = {"r": 1, "w": 2, "x": 4}
+
+
+def attach_breakpoint(prog: Program, address: int, length: int, mode: str,
+                      pid: int = -1) -> Attachment:
+    """Run a PERF_EVENT program on every access (`mode`: letters of "rwx") to
+    `length` bytes at `address`: a hardware watchpoint in process `pid`, or,
+    with pid -1, in the kernel, on every online CPU.  The CPU's few debug
+    registers run out with ENOSPC (a BpfError)."""
+    probe = f"watchpoint:0x{address:x}:{length}:{mode}"
+    attr = uapi.PerfEventAttr(type=PerfType.BREAKPOINT, sample_period=1,
+                              bp_type=sum(BREAKPOINT_TYPES[c] for c in mode),
+                              config1=address, config2=length, flags=uapi.PERF_ATTR_DISABLED)
+    return _attach_events(prog, attr, probe, [-1] if pid > 0 else online_cpus(), pid)
+
+
+def _attach_events(prog: Program, attr: uapi.PerfEventAttr, probe: str, cpus: Sequence[int],
+                   pid: int) -> Attachment:
+    """Open the event `attr` for `pid` on each of `cpus` and link `prog` to each."""
     attachment = Attachment(probe, [], [])
     try:
-        for cpu in online_cpus() if cpus is None else cpus:
+        for cpu in cpus:
             attachment.event_fds.append(
                 sys.perf_event_open(attr, pid, cpu, op=f"open {probe} on cpu {cpu}"))
             attachment.link_fds.append(

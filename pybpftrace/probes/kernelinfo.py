@@ -13,7 +13,7 @@ from pybpftrace.bpf import features
 from pybpftrace.bpf.uapi import ProgType
 from pybpftrace.probes import tracefs
 from pybpftrace.probes.kernel_functions import kernel_functions as function_list
-from pybpftrace.probe_types import has_wildcard, wildcard_match
+from pybpftrace.probe_types import ITERATORS, has_wildcard, wildcard_match
 from pybpftrace.semantic.kinfo import FunctionProto, TracepointField
 
 # x86_64 passes 6 arguments in registers; 0.17 leaves longer functions out of
@@ -239,6 +239,12 @@ class KernelInfo:
         which is the kernfs node id that bpf_get_current_cgroup_id() returns.
         Raises OSError when the path cannot be read."""
         return os.stat(path).st_ino
+
+    def iterators(self) -> tuple[str, ...]:
+        """0.17's check: the kernel loads the iterator's program and has BTF."""
+        if self.kernel_btf() is None:
+            return ()
+        return tuple(name for name in ITERATORS if features.have_iter(name))
 
     def helper_unavailable(self, func: str) -> str | None:
         """0.17's sentence when the kernel lacks the BPF helper that `func` needs."""

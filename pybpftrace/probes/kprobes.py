@@ -32,6 +32,10 @@ from pybpftrace.probes import tracefs
 from pybpftrace.probes.attach import Attachment, attach_probe_pmu, attach_tracepoint
 
 KPROBE_KINDS = ("kprobe", "kretprobe")
+# 0.17 refuses to attach these kretprobes (a return probe there can lock up
+# the system), after the programs are loaded and before any kprobe attaches.
+BANNED_KRETPROBES = ("_raw_spin_lock", "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore",
+                     "queued_spin_lock_slowpath")
 EVENT_GROUP = "kprobes"  # where kprobe_events puts an event named without a group
 _EVENT_PREFIX = "pybpftrace_"
 _event_numbers = itertools.count()

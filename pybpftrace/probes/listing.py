@@ -25,7 +25,6 @@ throws there), with a warning saying so.
 """
 from __future__ import annotations
 
-import glob
 import os
 import re
 import sys
@@ -43,17 +42,18 @@ from pybpftrace.probes import tracefs
 from pybpftrace.probes.kernel_functions import FunctionList, kernel_functions as function_list
 from pybpftrace.probes.kernelinfo import (KernelInfo, btf_functions, function_proto,
                                           raw_tracepoint_params)
+from pybpftrace.semantic import binaries
 
-# The arguments `-lv` shows for 0.17's iterators (probe_types.ITERATORS).  0.17
-# lists these but rejects `iter:task` by name ("not available for your kernel
-# version"), as its feature probe fails; we copy both halves.
+# The arguments `-lv` shows for 0.17's iterators (probe_types.ITERATORS).  Named
+# without a wildcard, one the kernel cannot run is an error, as in 0.17 (whose
+# feature probe fails here, so that it refuses even `-l iter:task`).
 ITER_ARGS = {"task": ["struct task_struct * task"],
              "task_file": ["struct task_struct * task", "int fd", "struct file * file"]}
 # 0.17 finds iterators in the kernel's BTF; without it there are none to list.
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 
 # Characters 0.17's lexer accepts in a list of attach points.
-_AP_CHARS = re.compile(r'[#*+\-./0-9A-Za-z\[\\\]_:,"$\s]')
+_AP_CHARS = re.compile(r'[#*+\-./0-9A-Za-z\[\]_:,"$\s]')
 
 
 Span = tuple[int, int] | None  # (column, length) of an attach point; None when generated
@@ -62,8 +62,9 @@ Span = tuple[int, int] | None  # (column, length) of an attach point; None when 
 class _Listing:
     """One `-l` run: the pattern's attach points, their diagnostics, their output."""
 
-    def __init__(self, source: str, verbose: bool, out, err):
+    def __init__(self, source: str, verbose: bool, out, err, pid: int = 0):
         self.source, self.verbose, self.out, self.err = source, verbose, out, err
+        self.pid = pid  # -p: user-space probes of this process
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self.no_dwarf_warned: set[str] = set()
@@ -103,7 +104,8 @@ class _Listing:
         for raw, span, generated in queue:
             try:
                 if has_wildcard(lex_attach_point(raw)[0]):
-                    expanded = expand_provider(raw, kfunc_available=features.have_kfunc())
+                    expanded = expand_provider(raw, kfunc_available=features.have_kfunc(),
+                                               have_pid=self.pid > 0)
                     if len(expanded) > 1:
                         queue += [(r, None, True) for r in expanded]
                         continue
@@ -112,7 +114,8 @@ class _Listing:
                 self.diag(self.errors, str(e), span)
                 continue
             try:
-                ap = parse_attach_point(raw, listing=True, ignore_invalid=generated)
+                ap = parse_attach_point(raw, listing=True, ignore_invalid=generated,
+                                        process_exe=binaries.pid_exe(self.pid) if self.pid else None)
             except AttachPointError as e:
                 if e.fatal:
                     self.flush()
@@ -131,7 +134,8 @@ class _Listing:
     def check(self, aps: list[tuple[AttachPointSpec, Span]]) -> None:
         """The semantic checks, plus finding the binaries of uprobes and usdt probes."""
         for ap, span in aps:
-            for message in check_attach_point(ap, listing=True):
+            iters = KernelInfo().iterators() if ap.kind.name == "iter" else ()
+            for message in check_attach_point(ap, listing=True, iters=iters):
                 self.diag(self.errors, message, span)
             if ap.kind.name in ("uprobe", "uretprobe", "usdt"):
                 self.resolve_target(ap, span)
@@ -143,7 +147,10 @@ class _Listing:
             return
         if ap.target == "*":
             return
-        paths = _binary_paths(ap.target)
+        lib = None
+        if self.pid and ap.target.startswith("lib") and not has_wildcard(ap.target):
+            lib = binaries.library_of_process(ap.target[3:], self.pid)
+        paths = [lib] if lib else _binary_paths(ap.target, self.pid)
         if not paths:
             self.diag(self.errors, f"{kind} target file '{ap.target}' does not exist or is not executable",
                       span)
@@ -226,10 +233,13 @@ class _Listing:
         return []
 
 
-def list_probes(pattern: str | None, verbose: bool, out, err=None) -> int:
+def list_probes(pattern: str | None, verbose: bool, out, err=None, pid: int = 0) -> int:
     """Print the probes matching `pattern` (all when None) to `out`; the exit code.
 
     Errors and warnings go to `err` (stderr by default) in 0.17's words.
+    With `pid` (-p), a pattern without a probe type lists the user-space
+    probes, and `uprobe:FUNC` the functions of that process's executable
+    (named through /proc/PID/root, as 0.17 names them).
     """
     err = err or sys.stderr
     if pattern == "":
@@ -239,11 +249,12 @@ def list_probes(pattern: str | None, verbose: bool, out, err=None) -> int:
     if (pattern is not None and pattern.split(":")[0] in ("usdt", "U") and pattern.count(":") == 1
             and not has_wildcard(pattern.split(":")[1])):
         pattern += ":*"  # `-l usdt:BINARY` lists all of the binary's probes
-    listing = _Listing(pattern if pattern is not None else "*:*", verbose, out, err)
-    bad = next((i for i, c in enumerate(listing.source) if not _AP_CHARS.match(c)), None)
+    listing = _Listing(pattern if pattern is not None else "*:*", verbose, out, err, pid)
+    bad = _invalid_character(listing.source)
     if bad is not None:
         c = listing.source[bad]
-        what = f"invalid character '{c}'" if c in "'`" else f"syntax error, unexpected {c}, expecting {{"
+        what = f"invalid character '{c}'" if c in "'`\\" or not c.isascii() \
+            else f"syntax error, unexpected {c}, expecting {{"
         listing.diag(listing.errors, what, (1, bad + 1))
         return listing.flush()
     try:
@@ -268,13 +279,20 @@ def _search(pattern: str, candidates) -> list[str]:
     return sorted({c for c in candidates if wildcard_match(pattern, c) and ".part." not in c})
 
 
-def _binary_paths(target: str) -> list[str]:
-    """Executables a uprobe/usdt target names: a path or glob, else a $PATH lookup."""
-    if "/" in target:
-        candidates = sorted(glob.glob(target))
-    else:
-        candidates = [os.path.join(d, target) for d in os.environ.get("PATH", "").split(":") if d]
-    return [p for p in candidates if os.path.isfile(p) and os.access(p, os.X_OK)]
+def _invalid_character(source: str) -> int | None:
+    """The index of the first character 0.17's lexer rejects outside quotes, or None."""
+    quoted = False
+    for i, c in enumerate(source):
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and not _AP_CHARS.match(c):
+            return i
+    return None
+
+
+def _binary_paths(target: str, pid: int = 0) -> list[str]:
+    """Executables and libraries a uprobe/usdt target names (see semantic.binaries)."""
+    return binaries.resolve_binary_path(target, pid)
 
 
 def _for_binaries(target: str, entries) -> list[str]:

@@ -1,4 +1,5 @@
-"""BPF trampoline programs (BPF_PROG_TYPE_TRACING): fentry/fexit and tp_btf.
+"""BPF trampoline programs (BPF_PROG_TYPE_TRACING): fentry/fexit, tp_btf and
+BPF iterators.
 
 A TRACING program is verified for the one kernel function or tracepoint it
 will run on, so it names it when it is loaded: an attach type (fentry, fexit
@@ -8,9 +9,15 @@ kernel object then goes along as an fd.  In return the verifier knows the
 types of the program's context slots (one u64 per argument), so it lets the
 program load through pointer arguments directly.
 
-All three attach alike: BPF_LINK_CREATE with no target fd (fentry/fexit
+All attach alike: BPF_LINK_CREATE with no target fd (fentry/fexit
 since 5.10, tp_btf since 6.10), or on older kernels BPF_RAW_TRACEPOINT_OPEN
 without a name.  Either gives a bpf_link; closing it detaches.
+
+An iterator (`iter:task`) is verified for its kernel iterator's FUNC
+`bpf_iter_<name>`.  Its link runs nothing by itself: each ITER_CREATE on it
+opens a file whose read() walks the kernel objects, calling the program once
+per object and once more with NULL at the end (`open_iterator`); pinned in
+bpffs, the link is walked by whoever reads the pinned file (`pin`).
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from pybpftrace.resources import ProbeInfo
 
 VMLINUX = "vmlinux"
 FUNCTION_KINDS = {"kfunc": AttachType.TRACE_FENTRY, "kretfunc": AttachType.TRACE_FEXIT}
+BPFFS = "/sys/fs/bpf"
 _MODULE_NAME_LEN = 64  # MODULE_NAME_LEN
 
 
@@ -47,11 +55,14 @@ class Target:
 
 
 def target_of(probe: ProbeInfo) -> Target:
-    """The target of a fentry/fexit probe (kfunc/kretfunc) or of a raw
-    tracepoint loaded as tp_btf; its module is the probe's target ("" or
-    "vmlinux": the kernel itself)."""
+    """The target of a fentry/fexit probe (kfunc/kretfunc), an iterator or a
+    raw tracepoint loaded as tp_btf; its module is the probe's target (""
+    or "vmlinux": the kernel itself)."""
     module = probe.target or VMLINUX
-    if probe.provider in FUNCTION_KINDS:
+    if probe.provider == "iter":
+        attach_type = AttachType.TRACE_ITER
+        btf_id = kernelinfo.btf_id(module, f"bpf_iter_{probe.func}", BtfKind.FUNC)
+    elif probe.provider in FUNCTION_KINDS:
         attach_type = FUNCTION_KINDS[probe.provider]
         btf_id = kernelinfo.btf_id(module, probe.func, BtfKind.FUNC)
     else:
@@ -82,10 +93,27 @@ def attach(prog: Program, target: Target) -> Attachment:
     try:
         link = sys.bpf(Cmd.LINK_CREATE, attr, op)
     except BpfError as e:
-        if e.errno != errno.EINVAL:  # EINVAL: a kernel that links these the old way only
+        # EINVAL: a kernel that links these the old way only (iterators have no old way)
+        if e.errno != errno.EINVAL or target.attach_type == AttachType.TRACE_ITER:
             raise
         link = sys.bpf(Cmd.RAW_TRACEPOINT_OPEN, uapi.RawTracepointOpenAttr(prog_fd=prog.fd), op)
     return Attachment(target.probe, [link], [])
+
+
+def open_iterator(link: Attachment) -> int:
+    """A new walk of an iterator's link: an fd to read() until EOF."""
+    return sys.bpf(Cmd.ITER_CREATE, uapi.FdAttr(fd=link.link_fds[0]), f"iterate {link.name}")
+
+
+def pin(link: Attachment, path: str) -> str:
+    """Pin an iterator's link in bpffs at `path` (relative: under /sys/fs/bpf,
+    as 0.17 takes it); returns the full path."""
+    if not path.startswith("/"):
+        path = f"{BPFFS}/{path}"
+    cpath = ctypes.create_string_buffer(path.encode())
+    sys.bpf(Cmd.OBJ_PIN, uapi.ObjPinAttr(pathname=ctypes.addressof(cpath), bpf_fd=link.link_fds[0]),
+            f"pin {link.name} at {path}")
+    return path
 
 
 def kernel_btf_fd(module: str) -> int:

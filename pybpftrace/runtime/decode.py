@@ -5,6 +5,7 @@ the bytes out, so encoder and decoder cannot drift apart.
 """
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ def _build(t: Type, sym: Symbolizer) -> Callable:
         return lambda data, off: sym.usym(u64(data, off)[0], u64(data, off + 8)[0])
     if k is Kind.PROBE:
         return lambda data, off: sym.probe(u64(data, off)[0])
+    if k is Kind.STRERROR:  # C's strerror() takes an int
+        i32 = struct.Struct("<i").unpack_from
+        return lambda data, off: os.strerror(i32(data, off)[0])
     if k is Kind.KSTACK:
         return lambda data, off: sym.stack(t, u64(data, off)[0], 0)
     if k is Kind.USTACK:
@@ -114,14 +118,17 @@ def _record(t: Type, sym: Symbolizer) -> Callable:
     parts = []
     for m in t.members:
         if m.bits:
-            parts.append((m.name, _bitfield(m.bit_offset, m.bits, m.type.signed), m.offset))
+            parts.append((m.name, _bitfield(m.bit_offset, m.bits, m.type), m.offset))
         else:
             parts.append((m.name, decoder(m.type, sym), m.offset))
     return lambda data, off: Record(tuple((name, fn(data, off + o)) for name, fn, o in parts))
 
 
-def _bitfield(bit: int, bits: int, signed: bool) -> Callable:
+def _bitfield(bit: int, bits: int, t: Type) -> Callable:
+    """A bitfield's value as a member access reads it (codegen.lower.bitfield):
+    zero-extended unless the field is as wide as its signed type."""
     nbytes, mask = (bit + bits + 7) // 8, (1 << bits) - 1
+    signed = t.signed and bits == t.bits
 
     def decode_bitfield(data, off):
         v = int.from_bytes(data[off:off + nbytes], "little") >> bit & mask

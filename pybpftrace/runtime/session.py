@@ -1,9 +1,10 @@
 """One run of a compiled program: maps, programs, attachments, events, exit.
 
 The order follows bpftrace: create maps, generate and load the programs,
-attach every probe, run BEGIN, then read events until exit() or a signal;
-then detach, run END, drain the last events, report lost events and print
-every map.  BEGIN and END are raw-tracepoint programs run with
+run BEGIN, attach every other probe (and let -c's command run), then read
+events until exit(), a signal or the end of the traced process (-c/-p);
+SIGUSR1 prints every map meanwhile.  Then detach, run END, drain the last
+events, report lost events and print every map.  BEGIN and END are raw-tracepoint programs run with
 BPF_PROG_TEST_RUN, so they execute in this process, synchronously.
 """
 from __future__ import annotations
@@ -24,16 +25,20 @@ from pybpftrace.bpf.ringbuf import RingBuffer
 from pybpftrace.bpf.uapi import MapType, ProgType
 from pybpftrace.codegen.lower import (EXIT_FLAG_OFFSET, JOIN_MAX_ARGS, SCRATCH_MAX, InternalMaps,
                                       scratch_value_size)
+from pybpftrace.codegen.watchpoints import WATCH_KINDS
 from pybpftrace.output.base import Output
 from pybpftrace.output.text import TextOutput
 from pybpftrace.output.printf import format_printf, format_time
 from pybpftrace.probes import attach as attaching, kprobes, trampolines
 from pybpftrace.probe_types import has_wildcard
-from pybpftrace.diag import DiagnosticError, Diagnostics
+from pybpftrace.diag import Diagnostic, DiagnosticError, Diagnostics
 from pybpftrace.lang.printer import attach_point_name
 from pybpftrace.perf_events import PERF_TYPE_SOFTWARE, find_event
-from pybpftrace.resources import Action
+from pybpftrace.resources import Action, ProbeInfo
+from pybpftrace.runtime.child import ChildProc
 from pybpftrace.runtime.decode import RawMap, decode, dump_map
+from pybpftrace.runtime.procmon import ProcMon
+from pybpftrace.runtime.watchpoints import Watchpoints
 from pybpftrace.runtime.formats import compile_printf
 from pybpftrace.runtime.symbols import SessionSymbolizer
 from pybpftrace.runtime.verifier import explain
@@ -49,7 +54,11 @@ PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
               "interval": ProgType.PERF_EVENT,
               "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT,
               "uprobe": ProgType.KPROBE, "uretprobe": ProgType.KPROBE,
-              "kprobe": ProgType.KPROBE, "kretprobe": ProgType.KPROBE}
+              "kprobe": ProgType.KPROBE, "kretprobe": ProgType.KPROBE,
+              "watchpoint": ProgType.PERF_EVENT, "asyncwatchpoint": ProgType.PERF_EVENT}
+# Kinds whose programs on one event the kernel runs in reverse attach order
+# (0.17's attach_reverse); the others run in attach order.
+REVERSE_ATTACH = {"kprobe", "uprobe", "uretprobe", "usdt", "software", "kfunc", "iter"}
 
 
 class SessionError(Exception):
@@ -61,6 +70,19 @@ class RunOptions:
     verbose: bool = False
     cat_bytes_max: int = 10240
     ringbuf_pages: int = 0  # per CPU; 0 for the default size
+    # The traced process: -c's command (started once the probes are attached)
+    # or -p's process.  Uprobes fire only in it; the run ends when it does.
+    child: ChildProc | None = None
+    procmon: ProcMon | None = None
+    helper_check: int = 0      # -k / -kk
+    no_warnings: bool = False  # --no-warnings (the text form of -k's warnings too)
+
+    @property
+    def target_pid(self) -> int:
+        """The traced process's pid, -1 for none."""
+        if self.child is not None:
+            return self.child.pid
+        return self.procmon.pid if self.procmon is not None else -1
 
 
 def ringbuf_size(pages_per_cpu: int) -> int:
@@ -86,8 +108,13 @@ class Session:
         self.programs: list[Program] = []
         self.attachments: list[attaching.Attachment] = []
         self.begin: list[Program] = []
+        self.iterators: list[tuple[ProbeInfo, attaching.Attachment]] = []
         self.end: list[Program] = []
         self.stopping = False
+        self.print_requested = False  # SIGUSR1 came
+        self.exit_called = False      # exit() ran (a signal stops too, but keeps the events)
+        self.exit_read = False        # ... and its EXIT record was read
+        self.watch = Watchpoints(self.res.probes, out, opts.target_pid)
         self.lost_reported = 0
         # printf ids -> compiled formatter (None: use the general one); text
         # output of compiled formats is batched per ring buffer drain.
@@ -98,8 +125,12 @@ class Session:
     # ---- setup ------------------------------------------------------------
     def create_maps(self) -> InternalMaps:
         for m in self.res.maps:
-            map_type = MapType.PERCPU_HASH if m.percpu else MapType.HASH
-            bpf_map = Map.create(map_type, m.key_size, m.value_size, m.max_entries, name=m.name)
+            if m.is_array:
+                map_type, entries = MapType.PERCPU_ARRAY, 1
+            else:
+                map_type = MapType.PERCPU_HASH if m.percpu else MapType.HASH
+                entries = m.max_entries
+            bpf_map = Map.create(map_type, m.key_size, m.value_size, entries, name=m.name)
             m.fd = bpf_map.fd
             self.maps[m.name] = bpf_map
         self.ringbuf_size = ringbuf_size(self.opts.ringbuf_pages)
@@ -146,6 +177,7 @@ class Session:
                                    .removeprefix("ERROR: ").rstrip())
             self.programs.append(prog)
             unit.program = prog
+            self.programs += self.watch.load_setups(unit.setups)
             if self.opts.verbose:
                 info = prog.info()
                 sys.stderr.write(f"\nProgram ID: {info.id} ({_probe_names(unit)})\n"
@@ -159,14 +191,19 @@ class Session:
         passed the verifier, so the one error left is the kernel's, located at
         the attach point, with the tracepoint to use instead if there is one.
         fentry/fexit programs are checked before loading, which such a kernel
-        refuses without a verifier log."""
+        refuses without a verifier log.  The kretprobes 0.17 bans are refused
+        first, as 0.17 does when attaching them."""
         for unit in units:
             for probe in unit.probes:
+                if probe.provider == "kretprobe" and probe.func in kprobes.BANNED_KRETPROBES:
+                    raise SessionError(f"error: kretprobe:{probe.func} can't be used as it might "
+                                       "lock up your system.")  # sic, 0.17's "ERROR: error: "
                 reason = self.kinfo.kernel_lacks(probe.provider)
                 if reason is None:
                     continue
                 aps = unit.ctx.probe.attach_points
-                ap = next((a for a in aps if a.provider == probe.provider), aps[0])
+                ap = next((a for a in aps if a.provider == probe.provider and a.func == probe.func),
+                          next((a for a in aps if a.provider == probe.provider), aps[0]))
                 name = attach_point_name(ap.raw) if has_wildcard(ap.func) else probe.name
                 message = f"{reason}: cannot attach {name}"
                 if probe.provider in (*kprobes.KPROBE_KINDS, *trampolines.FUNCTION_KINDS):
@@ -177,24 +214,46 @@ class Session:
                 diags.error(message, ap.loc)
                 raise DiagnosticError(diags)
 
-    def attach(self, units: list[driver.ProgramUnit]) -> None:
+    def special_programs(self, units: list[driver.ProgramUnit]) -> None:
+        """The BEGIN and END programs, which are run rather than attached."""
         for unit in units:
-            if unit.provider in kprobes.KPROBE_KINDS:
-                if self.opts.verbose:
-                    sys.stderr.write("".join(f"Attaching {p.name}\n" for p in unit.probes))
-                aps = unit.ctx.probe.attach_points
-                strict = len(aps) == 1 and not has_wildcard(aps[0].func + aps[0].target)
-                self.attachments += kprobes.attach_kprobes(unit.program, unit.probes, strict)
-                continue
             for probe in unit.probes:
                 if probe.provider == "BEGIN":
                     self.begin.append(unit.program)
                 elif probe.provider == "END":
                     self.end.append(unit.program)
-                else:
-                    if self.opts.verbose:
-                        sys.stderr.write(f"Attaching {probe.name}\n")
-                    self.attachments.append(self._attach_one(unit.program, probe))
+
+    def attach(self, units: list[driver.ProgramUnit]) -> None:
+        """Attach every probe but BEGIN and END in 0.17's order, so that probes
+        on one event run in program order: the kinds whose programs the kernel
+        runs last-attached-first (REVERSE_ATTACH) are attached from the end of
+        the program, after the others are attached from its start.  A kprobe
+        program is attached to all its functions at once."""
+        items = []
+        for unit in units:
+            if unit.provider in kprobes.KPROBE_KINDS:
+                items.append((unit, None))
+            else:
+                items += [(unit, p) for p in unit.probes if p.provider not in ("BEGIN", "END")]
+        forward = [i for i in items if i[0].provider not in REVERSE_ATTACH]
+        backward = [i for i in reversed(items) if i[0].provider in REVERSE_ATTACH]
+        for unit, probe in forward + backward:
+            if probe is None:
+                if self.opts.verbose:
+                    sys.stderr.write("".join(f"Attaching {p.name}\n" for p in unit.probes))
+                aps = unit.ctx.probe.attach_points
+                strict = len(aps) == 1 and not has_wildcard(aps[0].func + aps[0].target)
+                self.attachments += kprobes.attach_kprobes(unit.program, unit.probes, strict)
+            else:
+                if self.opts.verbose:
+                    sys.stderr.write(f"Attaching {probe.name}\n")
+                if probe.provider in WATCH_KINDS:
+                    attachment = self.watch.attach(unit.program, self.res.probes.index(probe))
+                    self.attachments += [attachment] if attachment is not None else []
+                    continue
+                self.attachments.append(self._attach_one(unit.program, probe))
+                if probe.provider == "iter":
+                    self.iterators.append((probe, self.attachments[-1]))
 
     def _attach_one(self, prog: Program, probe):
         kind = probe.provider
@@ -207,7 +266,7 @@ class Session:
             return attaching.attach_raw_tracepoint(prog, probe.func)
         if kind in ("uprobe", "uretprobe"):
             return attaching.attach_uprobe(prog, probe.target, probe.offset,
-                                           retprobe=kind == "uretprobe")
+                                           retprobe=kind == "uretprobe", pid=self.opts.target_pid)
         if kind in ("interval", "profile"):
             period, freq = (0, probe.freq) if probe.unit == "hz" else (probe.freq, 0)
             cpus = [0] if kind == "interval" else None
@@ -224,9 +283,14 @@ class Session:
         rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_wakeup = signal.set_wakeup_fd(wfd)
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        # SIGUSR1 prints every map; SIGCHLD only wakes the loop to see -c's command end.
+        handlers[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._on_sigusr1)
+        handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         try:
             self.setup()
-            if not self.stopping:
+            if self.iterators:
+                self.iterate()
+            elif not self.stopping:
                 self.event_loop(rfd)
             self.finish()
         finally:
@@ -238,21 +302,28 @@ class Session:
         return 0
 
     def setup(self) -> None:
-        """Everything up to and including BEGIN."""
+        """Everything up to and including the attaching (BEGIN has run)."""
         internal = self.create_maps()
         units = driver.program_units(self.analysed, self.kinfo)
-        driver.generate(self.analysed, units, internal, self.params)
+        driver.generate(self.analysed, units, internal, self.params,
+                        cpid=self.opts.child.pid if self.opts.child is not None else 0,
+                        helper_check=self.opts.helper_check)
         # fentry/fexit cannot even be loaded where the kernel lacks them.
         self.check_attachable([u for u in units if u.provider in trampolines.FUNCTION_KINDS])
         self.load(units)
         self.check_attachable(units)
         self.out.attached_probes(len(self.res.probes))
-        self.attach(units)
-        if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED") is not None:
-            os.write(2, b"__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
         self.ringbuf = RingBuffer(self.ringbuf_map.fd, self.ringbuf_size)
+        # As in 0.17, BEGIN runs before the other probes are attached (its
+        # output is read with theirs, after the attaching).
+        self.special_programs(units)
         for prog in self.begin:
             prog.test_run(bytes(8))
+        self.attach(units)
+        if self.opts.child is not None and not self.stopping:
+            self.opts.child.run()
+        if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED") is not None:
+            os.write(2, b"__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
         self.drain()
 
     def event_loop(self, wakeup_fd: int) -> None:
@@ -264,11 +335,51 @@ class Session:
                 ep.poll(0.2)
                 self.drain()
                 self.check_lost()
+                if not self.target_alive():
+                    break  # nothing left to trace: end as on Ctrl-C
+                if self.print_requested:
+                    self.print_requested = False
+                    self.print_all_maps()
         finally:
             ep.close()
 
+    def iterate(self) -> None:
+        """Walk each iterator once, in program order, or pin it (`iter:task:PIN`),
+        as 0.17 does with its one: the program runs for every object in the
+        read(), which walks them all in one go; then the run ends as after exit()."""
+        for probe, link in self.iterators:
+            if probe.pin:
+                try:
+                    path = trampolines.pin(link, probe.pin)
+                except BpfError:
+                    sys.stderr.write("ERROR: Failed to pin iter probe link\n")
+                else:
+                    sys.stdout.write(f"Program pinned to {path}\n")
+                    sys.stdout.flush()
+                continue
+            try:
+                fd = trampolines.open_iterator(link)
+            except BpfError as e:
+                raise SessionError("Failed to open iter probe link") from e
+            try:
+                while os.read(fd, PAGE_SIZE):  # our programs write nothing here: reads just walk
+                    pass
+            except OSError:
+                pass  # 0.17 ends the walk at a failing read as at EOF
+            finally:
+                os.close(fd)
+            self.drain()
+
     def _on_signal(self, signum, frame) -> None:
         self.stopping = True
+
+    def _on_sigusr1(self, signum, frame) -> None:
+        self.print_requested = True
+
+    def target_alive(self) -> bool:
+        """Is the traced process (-c/-p), if there is one, still running?"""
+        child, procmon = self.opts.child, self.opts.procmon
+        return (child is None or child.is_alive()) and (procmon is None or procmon.is_alive())
 
     def stop(self) -> None:
         """End the run as exit() would (safe from another thread: the event
@@ -287,23 +398,44 @@ class Session:
             self.out.out.flush()
 
     def finish(self) -> None:
-        attaching.detach_all(self.attachments)
+        attaching.detach_all(self.attachments + self.watch.take_all())
         self.attachments = []
+        if self.opts.child is not None:
+            self.opts.child.terminate()  # as 0.17: the command does not outlive the tracing
+        if self.exit_called:  # as 0.17: read up to the EXIT record (its flag may come
+            self.stopping = self.exit_read  # first) and drop what the probes sent after it
+            self.drain()
         self.stopping = False  # END's output is shown even after exit()
         for prog in self.end:
             prog.test_run(bytes(8))
         self.drain()
         self.check_lost()
         self.out.end_separator()
+        self.print_all_maps()
+        if self.opts.verbose and self.opts.child is not None:
+            self.report_child(self.opts.child)
+
+    def print_all_maps(self) -> None:
         for m in self.res.maps:
             self.print_map(m.name, 0, 0)
+
+    def report_child(self, child: ChildProc) -> None:
+        """-v: how the command ended, on stdout as 0.17 prints it."""
+        child.is_alive()
+        lines = ""
+        if child.term_signal is not None:
+            lines += f"Child terminated by signal: {child.term_signal}\n"
+        if child.exit_code is not None:
+            lines += f"Child exited with code: {child.exit_code}\n"
+        self.out.console.write(lines.encode())
+        self.out.console.flush()
 
     def check_lost(self) -> None:
         """Report newly lost events; stop if exit() ran but its event was lost."""
         value = self.status_map.lookup(bytes(4))
         total = int.from_bytes(value[:8], "little")
         if int.from_bytes(value[EXIT_FLAG_OFFSET:EXIT_FLAG_OFFSET + 8], "little"):
-            self.stopping = True
+            self.stopping = self.exit_called = True
         if total > self.lost_reported:
             self.out.lost_events(total - self.lost_reported)
             self.lost_reported = total
@@ -339,13 +471,20 @@ class Session:
             info = res.systems[action - Action.SYSTEM_BASE]
             self.system(format_printf(info.fmt, self._args(info, record, sym)))
         elif action == Action.EXIT:
-            self.stopping = True
+            self.stopping = self.exit_called = self.exit_read = True
         elif action == Action.TIME:
             text = format_time(res.times[int.from_bytes(record[8:16], "little")])
             if text is not None:
                 self.out.time(text)
         elif action == Action.JOIN:
             self.join(record)
+        elif action == Action.HELPER_ERROR:
+            self.helper_error(record)
+        elif action == Action.WATCHPOINT_ATTACH:
+            self.watch.on_attach(int.from_bytes(record[8:16], "little"),
+                                 int.from_bytes(record[16:24], "little"))
+        elif action == Action.WATCHPOINT_DETACH:
+            self.watch.on_detach(int.from_bytes(record[8:16], "little"))
         else:
             name = res.maps[int.from_bytes(record[8:16], "little")].name
             if action == Action.PRINT_MAP:
@@ -388,6 +527,15 @@ class Session:
             args.append(raw.decode("utf-8", "surrogateescape"))
         self.out.join(sep.join(args))
 
+    def helper_error(self, record) -> None:
+        """-k: 0.17's "Failed to HELPER: strerror (rc)" warning, at the call's location."""
+        info = self.res.helper_errors[int.from_bytes(record[8:16], "little")]
+        rc = int.from_bytes(record[16:24], "little", signed=True)
+        reason = f"{os.strerror(-rc)} ({rc})" if rc < 0 else str(rc)
+        warning = "" if self.opts.no_warnings else self.analysed.diags.render_one(
+            Diagnostic("WARNING", f"Failed to {info.helper}: {reason}", info.loc))
+        self.out.helper_error(info.helper, rc, info.loc.line, info.loc.col, warning)
+
     def cat(self, path: str) -> None:
         try:
             with open(path, "rb") as f:
@@ -403,7 +551,7 @@ class Session:
 
     # ---- teardown ---------------------------------------------------------
     def close(self) -> None:
-        attaching.detach_all(self.attachments)
+        attaching.detach_all(self.attachments + self.watch.take_all())
         for p in self.programs:
             p.close()
         for m in [*self.maps.values(), *self.internal_maps]:

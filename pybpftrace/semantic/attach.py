@@ -7,39 +7,45 @@ naming the kernel feature when the kernel is what lacks it.
 from __future__ import annotations
 
 import fnmatch
-import glob
-import os
 
 from pybpftrace import probe_types as pt
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang import ast
 from pybpftrace.perf_events import find_event
 from pybpftrace.resources import ProbeInfo
+from pybpftrace.semantic import binaries
 from pybpftrace.semantic.kinfo import KernelInfo
 
 # Kinds this version can attach; the others get a "not supported" error.
 # fentry/fexit (kfunc/kretfunc) are compiled on every kernel and refused when
 # loaded where BPF trampolines are missing, so that their code is still checked.
 ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software", "rawtracepoint",
-              "uprobe", "uretprobe", "kfunc", "kretfunc", "kprobe", "kretprobe"}
+              "uprobe", "uretprobe", "kfunc", "kretfunc", "kprobe", "kretprobe", "iter",
+              "watchpoint", "asyncwatchpoint"}
 # kprobes are resolved and compiled on every kernel; one without kprobes is told
 # so when attaching (runtime.session), after the programs passed the verifier.
 
-# 0.17 refuses these kretprobes: a return probe there can lock up the system.
-BANNED_KRETPROBES = ("_raw_spin_lock", "_raw_spin_lock_irqsave", "_raw_spin_unlock_irqrestore",
-                     "queued_spin_lock_slowpath")
-
 
 def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: KernelInfo,
-                          params: list[str], dry_run: bool = False) -> list[ProbeInfo]:
+                          params: list[str], dry_run: bool = False, pid: int = 0,
+                          child_exe: str = "") -> list[ProbeInfo]:
     """Expand every probe's attach points; returns all concrete probes in program order.
 
     A dry run (-d) never attaches, so kinds this kernel cannot attach are kept.
+    `pid` is -p's process (0: none): uprobe binaries are found in its mount
+    namespace, and `uprobe:FUNC` means a function of its executable.
+    `child_exe`: -c's program (watchpoints on function arguments need -p or -c).
     """
     probes: list[ProbeInfo] = []
+    process = _Process(pid, child_exe)
     for probe in program.probes:
+        if _mixes_iter(probe, diags):
+            continue
+        expanded = ast.uses(probe, {"probe"})
         for ap in probe.attach_points:
-            for info in _expand(ap, diags, kinfo, params, dry_run):
+            for info in _expand(ap, diags, kinfo, params, dry_run, process):
+                if expanded and _unlisted_kprobe(info, kinfo):
+                    continue
                 if not probe.provider:
                     probe.provider = info.provider
                 probe.expansions.append(info)
@@ -47,34 +53,78 @@ def resolve_attach_points(program: ast.Program, diags: Diagnostics, kinfo: Kerne
     return probes
 
 
+def _unlisted_kprobe(info: ProbeInfo, kinfo: KernelInfo) -> bool:
+    """A kprobe on a function the kernel does not list.  0.17 builds the
+    programs of a probe that uses `probe` from its attach points' matches in
+    that list, so such an attach point gets none: it is left out, after the
+    "not traceable" warning, and the other probes run."""
+    if info.provider not in ("kprobe", "kretprobe"):
+        return False
+    lister = getattr(kinfo, "kernel_functions", None)
+    return lister is not None and lister(info.target, info.func) == []
+
+
+def _mixes_iter(probe: ast.Probe, diags: Diagnostics) -> bool:
+    """0.17 runs an iterator alone: an iter attach point cannot share its probe."""
+    if len(probe.attach_points) < 2:
+        return False
+    for ap in probe.attach_points:
+        kind = pt.resolve_provider(ap.raw.split(":", 1)[0])
+        if kind is not None and kind.name == "iter":
+            diags.error("Only single iter attach point is allowed.", ap.loc)
+            return True
+    return False
+
+
+class _Process:
+    """The traced process of -p/-c, as attach point resolution needs it."""
+
+    def __init__(self, pid: int, child_exe: str):
+        self.pid = pid
+        self.given = pid > 0 or bool(child_exe)
+        self.exe = binaries.pid_exe(pid) if pid > 0 else None
+        # The binary whose functions a watchpoint's FUNC+argN names, as 0.17 names it.
+        self.watched_binary = child_exe or (f"/proc/{pid}/exe" if pid > 0 else "")
+
+
 def _expand(ap: ast.AttachPoint, diags: Diagnostics, kinfo: KernelInfo,
-            params: list[str], dry_run: bool) -> list[ProbeInfo]:
+            params: list[str], dry_run: bool, process: _Process) -> list[ProbeInfo]:
     try:
         raws = [ap.raw]
         provider = pt.lex_attach_point(ap.raw, params)[0]
         if pt.has_wildcard(provider):
-            raws = pt.expand_provider(ap.raw, kfunc_available=not kinfo.kernel_lacks("kfunc"))
+            raws = pt.expand_provider(ap.raw, kfunc_available=not kinfo.kernel_lacks("kfunc"),
+                                      have_pid=process.pid > 0)
         elif pt.resolve_provider(provider) is None:
             diags.error(f"Invalid probe type: {provider}", ap.loc)
             return []
         out = []
         for raw in raws:
-            spec = pt.parse_attach_point(raw, params, ignore_invalid=len(raws) > 1 or raw != ap.raw)
+            spec = pt.parse_attach_point(raw, params, ignore_invalid=len(raws) > 1 or raw != ap.raw,
+                                         process_exe=process.exe)
             if spec is None:
                 continue
-            errors = pt.check_attach_point(spec)
+            errors = pt.check_attach_point(spec, iters=_iterators(kinfo, spec),
+                                           have_process=process.given)
             for e in errors:
                 diags.error(e, ap.loc)
             if not errors:
-                out += _concrete(spec, ap, diags, kinfo, dry_run)
+                out += _concrete(spec, ap, diags, kinfo, dry_run, process)
         return out
     except pt.AttachPointError as e:
         diags.error(str(e), ap.loc)
         return []
 
 
+def _iterators(kinfo: KernelInfo, spec: pt.AttachPointSpec) -> tuple[str, ...]:
+    """The iterators the kernel can run, asked only for an iter attach point."""
+    if spec.kind.name != "iter":
+        return ()
+    return getattr(kinfo, "iterators", tuple)()
+
+
 def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
-              kinfo: KernelInfo, dry_run: bool) -> list[ProbeInfo]:
+              kinfo: KernelInfo, dry_run: bool, process: _Process) -> list[ProbeInfo]:
     kind = spec.kind.name
     ap.provider = kind
     ap.target, ap.func = spec.target, spec.func
@@ -87,6 +137,8 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
         return []
     if kind in ("BEGIN", "END"):
         return [ProbeInfo(kind, kind)]
+    if kind == "iter":
+        return [ProbeInfo(f"iter:{spec.func}", kind, func=spec.func, pin=spec.pin)]
     if kind == "tracepoint":
         found = kinfo.tracepoints(spec.target, spec.func)
         if not found:
@@ -101,7 +153,9 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
             diags.error(f"{what} not found: {spec.func}", ap.loc)
         return [ProbeInfo(f"rawtracepoint:{n}", kind, "", n) for n in found]
     if kind in ("uprobe", "uretprobe"):
-        return _uprobes(spec, ap, diags)
+        return _uprobes(spec, ap, diags, process.pid)
+    if kind in ("watchpoint", "asyncwatchpoint"):
+        return _watchpoints(spec, ap, diags, process)
     if kind in ("kfunc", "kretfunc"):
         return _functions(spec, ap, diags, kinfo)
     if kind in ("kprobe", "kretprobe"):
@@ -143,6 +197,15 @@ def _kprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
     wildcard = pt.has_wildcard(func) or pt.has_wildcard(module)
     lister = getattr(kinfo, "kernel_functions", None)
     found = lister(module, func) if lister else None
+    if module and module != "vmlinux" and not pt.has_wildcard(module) and lister \
+            and lister(module, "*") == []:
+        # No such module: 0.17 (which has no MODULE:FUNC form) says this, and the
+        # likely mistake is a tracepoint written as a kprobe.
+        d = diags.error(f"{kind} probe type requires 1 argument (no kernel module '{module}' "
+                        "is loaded)", ap.loc)
+        if kinfo.tracepoints(module, func):
+            d.hints.append(f"did you mean tracepoint:{module}:{func}?")
+        return []
     if not wildcard and not found:
         if found is not None and kinfo.kernel_lacks(kind) is None:
             d = diags.warning(f'{func} is not traceable (either non-existing, inlined, or marked '
@@ -159,32 +222,31 @@ def _kprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
     suffix = f"+{spec.offset}" if spec.offset else ""
     out = []
     for mod, name in found:
-        if kind == "kretprobe" and name in BANNED_KRETPROBES:
-            diags.error(f"kretprobe:{name} can't be used as it might lock up your system.", ap.loc)
-            continue
         where = f"{mod or 'vmlinux'}:{name}" if module else name
         out.append(ProbeInfo(f"{kind}:{where}{suffix}", kind, mod, name, offset=spec.offset))
     return out
 
 
-def _binaries(target: str) -> list[str]:
-    """Executables a uprobe target names: a path or glob, else a $PATH lookup (first hit)."""
-    if "/" in target:
-        candidates = sorted(glob.glob(target)) if pt.has_wildcard(target) else [target]
-    else:
-        candidates = [os.path.join(d, target) for d in os.environ.get("PATH", "").split(":") if d]
-    found = [p for p in candidates if os.path.isfile(p) and os.access(p, os.X_OK)]
-    return found if "/" in target else found[:1]
+def _binaries(target: str, pid: int) -> list[str]:
+    """Executables and libraries a uprobe target names: a path or glob, else a
+    $PATH lookup (first hit); `libNAME` is the library process `pid` maps."""
+    if pid > 0 and target.startswith("lib") and not pt.has_wildcard(target):
+        lib = binaries.library_of_process(target[3:], pid)
+        if lib is not None:
+            return [lib]
+    found = binaries.resolve_binary_path(target, pid)
+    return found if pt.has_wildcard(target) else found[:1]
 
 
-def _uprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics) -> list[ProbeInfo]:
+def _uprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+             pid: int) -> list[ProbeInfo]:
     """uprobe/uretprobe on BINARY:function[+offset] or BINARY:address, resolved to file offsets."""
     from elftools.common.exceptions import ELFError
 
     from pybpftrace.semantic import elfsyms
 
     kind = spec.kind.name
-    paths = _binaries(spec.target)
+    paths = _binaries(spec.target, pid)
     if not paths:
         diags.error(f"uprobe target file '{spec.target}' does not exist or is not executable",
                     ap.loc)
@@ -193,9 +255,15 @@ def _uprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics) 
     for path in paths:
         try:
             if not spec.func:
-                off = elfsyms.address_offset(path, spec.address)
+                # As 0.17: the address must lie in a symbol, and a uretprobe at its start.
+                held = elfsyms.symbol_at(path, spec.address)
+                off = elfsyms.address_offset(path, spec.address) if held else None
                 if off is None:
                     diags.error(f"Could not resolve address: {path}:0x{spec.address:x}", ap.loc)
+                    continue
+                if kind == "uretprobe" and held[1]:
+                    diags.error("uretprobes cannot be attached at function offset. (address "
+                                f"resolved to: {held[0]}+{held[1]})", ap.loc)
                     continue
                 out.append(ProbeInfo(f"{kind}:{path}:{spec.address}", kind, path, "", offset=off))
                 continue
@@ -210,9 +278,45 @@ def _uprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics) 
         if not names and not pt.has_wildcard(spec.func):
             diags.error(f"Could not resolve symbol: {path}:{spec.func}", ap.loc)
         for name in names:
+            start, size = funcs[name]
+            if spec.offset and spec.offset >= size:
+                diags.error(f"Offset outside the function bounds ('{name}' size is {size})",
+                            ap.loc)
+                continue
             suffix = f"+{spec.offset}" if spec.offset else ""
             out.append(ProbeInfo(f"{kind}:{path}:{name}{suffix}", kind, path, name,
-                                 offset=funcs[name] + spec.offset))
+                                 offset=start + spec.offset))
     if not out and pt.has_wildcard(spec.func) and not diags.has_errors():
         diags.error(f"uprobes not found: {spec.target}:{spec.func}", ap.loc)
     return out
+
+
+def _watchpoints(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+                 process: _Process) -> list[ProbeInfo]:
+    """watchpoint:ADDR:LEN:MODE watches one address from the start.
+    watchpoint:FUNC+argN:LEN:MODE (FUNC may be a wildcard) watches, each time
+    FUNC of the traced process's binary is called, the address in its argN:
+    one concrete probe per function, named as 0.17 names it
+    (`watchpoint:./prog:increment:1:4:w`, the argument index left out when 0),
+    whose `offset` is where its setup uprobe goes."""
+    from elftools.common.exceptions import ELFError
+
+    from pybpftrace.semantic import elfsyms
+
+    kind, tail = spec.kind.name, f":{spec.length}:{spec.mode}"
+    watch = dict(address=spec.address, length=spec.length, mode=spec.mode)
+    if not spec.func:
+        return [ProbeInfo(f"{kind}:{spec.address}{tail}", kind, **watch)]
+    path = process.watched_binary
+    try:
+        funcs = elfsyms.function_offsets(path)
+    except (OSError, ELFError) as e:
+        diags.error(f"watchpoint target file '{path}' is not a readable ELF file: {e}", ap.loc)
+        return []
+    names = sorted(n for n in funcs if pt.wildcard_match(spec.func, n)) \
+        if pt.has_wildcard(spec.func) else [spec.func] * (spec.func in funcs)
+    if not names:
+        diags.error(f"Could not resolve symbol: {path}:{spec.func}", ap.loc)
+    arg = f":{spec.address}" if spec.address else ""
+    return [ProbeInfo(f"{kind}:{path}:{name}{arg}{tail}", kind, path, name,
+                      offset=funcs[name][0], **watch) for name in names]

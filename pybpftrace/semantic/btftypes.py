@@ -54,8 +54,11 @@ def record_id(b, t: Type) -> int | None:
     return r.btf_id if r is not None else None
 
 
-def _is_char(t) -> bool:
-    return t.kind.name == "INT" and t.size == 1 and (t.is_char or "char" in t.name)
+def is_plain_char(t) -> bool:
+    """Is BTF type `t` plain `char`?  Only arrays of it are strings: 0.17 gets
+    kernel types through clang, which makes strings of `char` arrays only,
+    not of `unsigned char` or `__u8` ones (those are arrays of integers)."""
+    return t.kind.name == "INT" and t.size == 1 and (t.is_char or t.name == "char")
 
 
 def to_type(b, tid: int, depth: int = 0) -> Type | None:
@@ -76,7 +79,7 @@ def to_type(b, tid: int, depth: int = 0) -> Type | None:
         word = "union" if k == "UNION" else "struct"
         # An anonymous one is known by its typedef's name (kuid_t), as clang names it for 0.17.
         name = f"{word} {t.name}" if t.name else alias or b.type_name(tid)
-        return Type(Kind.RECORD, name=name, btf_id=tid, size=t.size)
+        return Type(Kind.RECORD, name=name, btf_id=tid, size=t.size, record_align=align(b, tid))
     if k == "FWD":
         full = b.lookup(f"{'union' if t.is_union else 'struct'} {t.name}")
         if full is not None and b.kind(full).name != "FWD":
@@ -87,7 +90,7 @@ def to_type(b, tid: int, depth: int = 0) -> Type | None:
         return Type(Kind.PTR, inner=inner)
     if k == "ARRAY":
         elem = b.get(b.resolve(t.type))
-        if _is_char(elem):
+        if is_plain_char(elem):
             return String(t.nelems) if t.nelems else None
         inner = to_type(b, t.type, depth + 1)
         if inner is None or t.nelems == 0 or inner.byte_size == 0:
@@ -156,9 +159,10 @@ def complete(b, t: Type) -> Type:
         flatten_members(t.btf_id, 0, members, lambda tid: _btf_members(b, tid),
                         lambda mt: complete(b, mt))
         done = _COMPLETE[key] = Type(Kind.RECORD, name=t.name, btf_id=t.btf_id, size=t.size,
-                                     members=tuple(members))
+                                     members=tuple(members), record_align=t.record_align)
     return done if done.name == t.name else Type(Kind.RECORD, name=t.name, btf_id=t.btf_id,
-                                                 size=t.size, members=done.members)
+                                                 size=t.size, members=done.members,
+                                                 record_align=t.record_align)
 
 
 class RawMember(NamedTuple):

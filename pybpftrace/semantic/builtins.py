@@ -30,7 +30,7 @@ SUPPORTED_FUNCTIONS = frozenset(
     "printf time exit str buf join strncmp count sum avg min max stats hist lhist delete clear "
     "zero print system signal cat ksym usym ntop pton kstack ustack sizeof uaddr kaddr reg "
     "strftime cgroupid cgroup_path macaddr bswap strcontains kptr uptr path override "
-    "debugf".split())
+    "debugf strerror unwatch".split())
 
 UNSAFE_FUNCTIONS = frozenset({"system", "signal", "override"})
 

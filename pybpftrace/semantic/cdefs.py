@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from pycparser import c_ast
+from pycparser.c_lexer import CLexer, _Token
 from pycparser.c_parser import CParser, ParseError
 
 from pybpftrace.diag import Diagnostics, Location
@@ -109,10 +110,14 @@ _C_WORDS = frozenset("auto break case char const continue default do double else
                      "_Thread_local".split())
 
 
-def parse_cdefs(text: str, filename: str, diags: Diagnostics, btf=None) -> CDefs:
+def parse_cdefs(text: str, filename: str, diags: Diagnostics, btf=None,
+                kernel_types: frozenset[str] = frozenset()) -> CDefs:
     """Read the preprocessed C definitions `text` (with `#line` markers; the
     script's own lines say `filename`).  Errors go to `diags`; `btf` is the
-    kernel's BTF or None."""
+    kernel's BTF or None; `kernel_types` the records the program itself takes
+    from BTF ("struct task_struct" for curtask).  When the definitions
+    redefine a kernel type BTF would supply, they get no BTF at all (see
+    btf_conflict)."""
     system_dirs = tuple(d.rstrip("/") + "/" for d in [INCLUDE_DIR, *system_include_dirs()])
     parser = _CParser(btf, lambda file: file == filename or not file.startswith(system_dirs))
     try:
@@ -120,7 +125,102 @@ def parse_cdefs(text: str, filename: str, diags: Diagnostics, btf=None) -> CDefs
     except ParseError as e:
         _syntax_error(str(e), filename, diags, btf)
         return CDefs()
-    return _Builder(filename, diags, btf).build(tree)
+    builder = _Builder(filename, diags, btf)
+    builder.collect(tree)
+    if btf is not None and btf_conflict(btf, builder.defs, kernel_types):
+        builder = _Builder(filename, diags, None)
+        builder.collect(tree)
+    return builder.build(tree)
+
+
+def btf_conflict(b, defs: dict[str, c_ast.Node], kernel_types: frozenset[str]) -> bool:
+    """Would 0.17's BTF header redefine one of the records `defs` defines?
+
+    0.17 gives clang a header dumped from BTF (libbpf's btf_dump) of the
+    kernel types the program uses, then adds the records the definitions
+    name but do not define (members and pointees) and dumps again.  A dump
+    holds each such type and, recursively, the records it embeds by value;
+    a record it only points to is declared, not defined.  If the script
+    defines one of those, clang reports a redefinition and 0.17 drops BTF
+    from the C definitions altogether: `struct task_struct { struct
+    thread_info x; }` with curtask then fails with "field has incomplete
+    type 'struct thread_info'"."""
+    defined = set(defs)
+    if not any(_btf_record(b, name) for name in defined):
+        return False
+    dumped, pointees = _btf_dump(b, kernel_types)
+    if defined & dumped:
+        return True
+    named = {name for node in defs.values() for name in _named_records(node)}
+    more, _ = _btf_dump(b, (named | pointees) - defined)
+    return bool(defined & more)
+
+
+def _btf_record(b, name: str) -> int | None:
+    try:
+        tid = b.lookup(name)
+    except Exception:
+        return None
+    return tid if tid and b.get(tid).kind.name in ("STRUCT", "UNION") else None
+
+
+def _btf_dump(b, names) -> tuple[set[str], set[str]]:
+    """The named records btf_dump defines to dump BTF records `names`, and
+    the records their members point to."""
+    dumped, pointees, seen = set(), set(), set()
+    todo = [tid for name in names if (tid := _btf_record(b, name))]
+    while todo:
+        tid = todo.pop()
+        if tid in seen:
+            continue
+        seen.add(tid)
+        t = b.get(tid)
+        if t.name:
+            dumped.add(f"{t.kind.name.lower()} {t.name}")
+        for m in t.members:
+            inner, pointer = _btf_member_record(b, m.type)
+            if inner and pointer:
+                target = b.get(inner)
+                if target.name:
+                    pointees.add(f"{target.kind.name.lower()} {target.name}")
+            elif inner:
+                todo.append(inner)
+    return dumped, pointees
+
+
+def _btf_member_record(b, tid: int) -> tuple[int | None, bool]:
+    """The record a member of BTF type `tid` holds by value (through arrays:
+    the dump defines it) or points to directly (not through an array, as
+    0.17's incomplete-type scan sees it), and whether it points."""
+    array = pointer = False
+    for _ in range(64):
+        tid = b.resolve(tid)
+        kind = b.get(tid).kind.name if tid else "VOID"
+        if kind in ("STRUCT", "UNION"):
+            return tid, pointer
+        if kind == "ARRAY" and not pointer:
+            tid, array = b.get(tid).type, True
+        elif kind == "PTR" and not pointer and not array:
+            tid, pointer = b.get(tid).type, True
+        else:
+            break
+    return None, False
+
+
+def _named_records(node) -> set[str]:
+    """The named records the members of a record definition hold or point
+    to directly (`struct x m;`, `struct x *m;`: not arrays), the members
+    0.17's incomplete-type scan looks at."""
+    out = set()
+    for decl in node.decls or []:
+        t = getattr(decl, "type", None)
+        if isinstance(t, c_ast.PtrDecl):
+            t = t.type
+        if isinstance(t, c_ast.TypeDecl):
+            t = t.type
+        if isinstance(t, (c_ast.Struct, c_ast.Union)) and t.name:
+            out.add(f"{'union' if isinstance(t, c_ast.Union) else 'struct'} {t.name}")
+    return out
 
 
 class _CParser(CParser):
@@ -129,7 +229,7 @@ class _CParser(CParser):
     (bpftrace resolves unknown typedefs from BTF the same way)."""
 
     def __init__(self, btf, from_user):
-        super().__init__()
+        super().__init__(lexer=_RecordSemicolonLexer)
         self._btf = btf
         self._from_user = from_user   # may this file use BTF's typedefs?
         self._btf_names: dict[str, bool] = {}
@@ -150,6 +250,45 @@ class _CParser(CParser):
         if tok is not None:
             msg, coord = f"{msg} before: {tok.value}", self._tok_coord(tok)
         super()._parse_error(msg, coord)
+
+
+class _RecordSemicolonLexer(CLexer):
+    """pycparser's lexer, adding the `;` that may be missing before the `}`
+    of a struct or union: clang only warns "expected ';' at end of
+    declaration list" (bpftrace shows no clang warnings), so bpftrace accepts
+    `struct A { int a; char c[28] }`.  The added token sits where the `}`
+    is, so every position stays the script's."""
+
+    def _init_state(self) -> None:
+        super()._init_state()
+        self._braces: list[bool] = []       # per open `{`: is it a record body?
+        self._recent: list[str] = []        # types of the last two tokens produced
+        self._held: _Token | None = None    # a `}` held back behind an added `;`
+
+    def token(self):
+        if self._held is not None:
+            tok, self._held = self._held, None
+            return self._note(tok)
+        tok = super().token()
+        if tok is None:
+            return None
+        if tok.type == "LBRACE":
+            before = self._recent[-2:]
+            record = bool(before) and (before[-1] in ("STRUCT", "UNION") or (
+                len(before) == 2 and before[0] in ("STRUCT", "UNION")
+                and before[1] in ("ID", "TYPEID")))
+            self._braces.append(record)
+        elif tok.type == "RBRACE" and self._braces and self._braces[-1] \
+                and self._recent and self._recent[-1] not in ("SEMI", "LBRACE"):
+            self._held = tok
+            return self._note(_Token("SEMI", ";", tok.lineno, tok.column))
+        return self._note(tok)
+
+    def _note(self, tok: _Token) -> _Token:
+        if tok.type == "RBRACE" and self._braces:
+            self._braces.pop()
+        self._recent = [*self._recent[-1:], tok.type]
+        return tok
 
 
 def _btf_typedef(b, name: str) -> int | None:
@@ -211,11 +350,15 @@ class _Builder:
         self.busy: set[str] = set()                  # records being laid out
         self.broken: set[str] = set()
 
-    def build(self, tree: c_ast.FileAST) -> CDefs:
+    def collect(self, tree: c_ast.FileAST) -> None:
+        """Find the definitions (records into `defs`, typedefs, enums)."""
         for ext in tree.ext:
             if isinstance(ext, c_ast.FuncDef):
                 ext = ext.decl  # a function's body defines nothing we can use
             self._collect(ext)
+
+    def build(self, tree: c_ast.FileAST) -> CDefs:
+        """Evaluate and lay out what collect() found."""
         for ext in tree.ext:
             self._enums(ext.decl if isinstance(ext, c_ast.FuncDef) else ext)
         for name, node in self.defs.items():
@@ -347,8 +490,8 @@ class _Builder:
             return CType(0, 1, None, "void", complete=False)
         if "_Bool" in words:
             return CType(1, 1, Int(8, False), spelling)
-        if "char" in words:
-            return CType(1, 1, Int(8, not unsigned), spelling, char=True)
+        if "char" in words:  # only arrays of plain char are strings, as clang tells 0.17
+            return CType(1, 1, Int(8, not unsigned), spelling, char=names == ["char"])
         if "float" in words:
             return CType(4, 4, None, spelling)
         if "double" in words:
@@ -378,14 +521,14 @@ class _Builder:
         except Exception:
             return CType(0, 1, btftypes.to_type(b, tid), spelling, complete=False)
         resolved = b.get(b.resolve(tid))
-        char = resolved.kind.name == "INT" and resolved.size == 1 and \
-            (resolved.is_char or "char" in resolved.name)
-        return CType(size, btftypes.align(b, tid), btftypes.to_type(b, tid), spelling, char)
+        return CType(size, btftypes.align(b, tid), btftypes.to_type(b, tid), spelling,
+                     btftypes.is_plain_char(resolved))
 
     def record_ctype(self, name: str, coord) -> CType:
         rec = self.record(name)
         if rec is not None:
-            return CType(rec.size, rec.align, Type(Kind.RECORD, name=name, size=rec.size), name)
+            return CType(rec.size, rec.align,
+                         Type(Kind.RECORD, name=name, size=rec.size, record_align=rec.align), name)
         if self.btf is not None:
             t = btftypes.record(self.btf, name)
             if t is not None and t.btf_id:

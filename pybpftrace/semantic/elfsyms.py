@@ -19,10 +19,11 @@ def vaddr_to_offset(loads, vaddr: int) -> int | None:
     return None
 
 
-def function_offsets(path: str) -> dict[str, int]:
-    """Function symbol name -> file offset (what the uprobe PMU takes) of one ELF file.
-    Raises OSError/ELFError when the file cannot be read as ELF."""
-    out: dict[str, int] = {}
+def function_offsets(path: str) -> dict[str, tuple[int, int]]:
+    """Function symbol name -> (file offset, size) of one ELF file; the file
+    offset is what the uprobe PMU takes.  Raises OSError/ELFError when the
+    file cannot be read as ELF."""
+    out: dict[str, tuple[int, int]] = {}
     with open(path, "rb") as f:
         elf = ELFFile(f)
         loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
@@ -36,8 +37,23 @@ def function_offsets(path: str) -> dict[str, int]:
                     continue
                 off = vaddr_to_offset(loads, sym["st_value"])
                 if off is not None:
-                    out[sym.name] = off
+                    out[sym.name] = (off, sym["st_size"])
     return out
+
+
+def symbol_at(path: str, vaddr: int) -> tuple[str, int] | None:
+    """(name, offset of `vaddr` into it) of the first symbol, of any type, whose
+    [st_value, st_value + st_size) holds `vaddr`, in symbol table order: what
+    0.17 resolves `uprobe:BIN:ADDRESS` to.  None if no symbol holds it."""
+    with open(path, "rb") as f:
+        for table in ELFFile(f).iter_sections():
+            if table["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
+                continue
+            for sym in table.iter_symbols():
+                start = sym["st_value"]
+                if start <= vaddr < start + sym["st_size"]:
+                    return sym.name, vaddr - start
+    return None
 
 
 def address_offset(path: str, vaddr: int) -> int | None:

@@ -80,6 +80,10 @@ class KernelInfo(Protocol):
         """The id of the cgroup2 directory `path` (for cgroupid()); raises OSError.
         Optional."""
 
+    def iterators(self) -> tuple[str, ...]:
+        """The iterators of probe_types.ITERATORS whose `iter:` programs this
+        kernel can run.  Optional (none)."""
+
     def helper_unavailable(self, func: str) -> str | None:
         """Why the kernel cannot run function `func` (its BPF helper is missing), or
         None.  Optional."""

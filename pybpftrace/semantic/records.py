@@ -55,7 +55,7 @@ class Records:
         """The record type "struct foo" / "union foo", or None."""
         rec = self._script(name) if name.split()[:1] in (["struct"], ["union"]) else None
         if rec is not None:
-            return Type(Kind.RECORD, name=rec.name, size=rec.size)
+            return Type(Kind.RECORD, name=rec.name, size=rec.size, record_align=rec.align)
         return btftypes.record(self.btf(), name)
 
     def named_type(self, name: str) -> Type | None:
@@ -119,7 +119,8 @@ class Records:
             return btftypes.complete(self.btf(), t)
         members: list[Member] = []
         btftypes.flatten_members(rec, 0, members, self._raw_members, self.complete)
-        return Type(Kind.RECORD, name=rec.name, size=rec.size, members=tuple(members))
+        return Type(Kind.RECORD, name=rec.name, size=rec.size, record_align=rec.align,
+                    members=tuple(members))
 
     def _raw_members(self, rec):
         for m in rec.members:

@@ -39,6 +39,7 @@ from pybpftrace.diag import Diagnostics, Location
 from pybpftrace.format_string import validate_printf
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import BUILTIN_NAMES, CALL_BUILTIN_NAMES, string_bytes
+from pybpftrace.probe_types import ITERATORS
 from pybpftrace.semantic.builtins import (
     BUILTIN_VARIABLES, MAX_STACK_SIZE, PT_REGS, STACK_MODES, STRING_SIZE, SUPPORTED_FUNCTIONS,
     UNAVAILABLE_IN, UNSAFE_FUNCTIONS, signal_number,
@@ -132,7 +133,7 @@ BYTE_ARRAYS = (Kind.STRING, Kind.USYM, Kind.INET, Kind.BUFFER, Kind.TIMESTAMP, K
 
 
 def printable(t: Type) -> bool:
-    """Can print() show it?  Beyond 0.17: pointers (0.17 refuses them), as hex addresses."""
+    """Can print() show it?  Beyond 0.17: pointers (0.17 refuses them), as unsigned decimals."""
     if t.kind is Kind.RECORD and not t.size:
         return False  # a struct only declared, never defined
     return t.kind not in (Kind.NONE, Kind.STACK_MODE) and not t.ctx
@@ -220,21 +221,26 @@ _C_INTS = {
 }
 
 
-def field_type(f: TracepointField) -> Type:
+def field_type(f: TracepointField, records: Records | None = None) -> Type:
     """The type of a tracepoint field, as 0.17's clang parser makes it from the
-    C declaration (integer widths come from the C type, not the format's size)."""
+    C declaration (integer widths come from the C type, not the format's size).
+    `records` resolves what a pointer points to beyond integers (`struct
+    __kernel_timespec *`, from BTF as 0.17's BTF header supplies it); without
+    it, or when it does not know the name, the target is an int8."""
     base = " ".join(f.ctype.replace("const", " ").replace("volatile", " ").split())
     if f.data_loc:
         return INT64  # 0.17 rewrites __data_loc fields to a 64-bit address
     if "*" in base:
         stars = base.count("*")
-        target = _C_INTS.get(base.replace("*", "").strip(), (8, True))
-        t = Type(Kind.PTR, inner=Int(*target))
+        name = base.replace("*", " ").strip()
+        target = Int(*_C_INTS[name]) if name in _C_INTS else \
+            records.named_type(name) if records is not None else None
+        t = Type(Kind.PTR, inner=target or Int(8, True))
         for _ in range(stars - 1):
             t = Type(Kind.PTR, inner=t)
         return t
     if f.array_len:
-        if base in ("char", "signed char", "unsigned char", "u8", "s8", "__u8", "__s8"):
+        if base == "char":  # `__u8 saddr[4]` is an array of integers, as clang tells 0.17
             return String(f.array_len)
         elem = f.size // f.array_len if f.array_len else f.size
         bits, signed = _C_INTS.get(base, (elem * 8, f.signed))
@@ -287,8 +293,9 @@ class MapDecl:
 class TypeChecker:
     def __init__(self, diags: Diagnostics, params: list[str], strlen: int = 64,
                  unsafe: bool = False, tp_fields=None, kernel_btf=None, raw_params=None,
-                 kinfo=None, cdefs=None):
+                 kinfo=None, cdefs=None, has_child: bool = False):
         self.diags = diags
+        self.has_child = has_child  # -c CMD given: `cpid` is its pid
         self.kinfo = kinfo  # for the optional compile-time lookups of kaddr() and cgroupid()
         # Errors 0.17 only finds in codegen, after a clean analysis: reported then, first only.
         self.codegen_errors: list[str] = []
@@ -747,6 +754,8 @@ class TypeChecker:
         elif name == "curtask":
             e.addrspace = "kernel"
         if name == "ctx":
+            if providers and providers[0] == "iter":
+                return self.iter_context(e)
             if providers and providers[0] == "tracepoint":
                 self.error("Use args instead of ctx in tracepoint", e.loc)
             else:
@@ -771,8 +780,7 @@ class TypeChecker:
                 if p in ("kprobe", "kretprobe", *FUNCTION_KINDS):
                     t = Type(Kind.KSYM)
                 elif p in ("uprobe", "uretprobe"):
-                    self.error("The func builtin is not supported in uprobes by pybpftrace yet",
-                               e.loc)
+                    t = Type(Kind.USYM)
                 else:
                     self.error(f"The func builtin can not be used with '{p}' probes", e.loc)
             return t
@@ -794,7 +802,8 @@ class TypeChecker:
                                  "lead to unexpected behavior ", e.loc)
             return UINT64
         if name == "cpid":
-            self.error("cpid cannot be used without child command", e.loc)
+            if not self.has_child:
+                self.error("cpid cannot be used without child command", e.loc)
             return Int(32, False)
         if name == "args" and self.single_provider() in _ARGS_RECORDS:
             # Later bpftrace: `args` of a raw tracepoint or fentry/fexit function is
@@ -944,7 +953,7 @@ class TypeChecker:
         for p in (self.probe.expansions if self.probe else []):
             for f in self.tp_fields(_OneTracepoint(p)):
                 if f.name == e.field:
-                    found = field_type(f)
+                    found = field_type(f, self.records)
                     if f.offset < 8:
                         self.error("BPF does not support accessing common tracepoint fields",
                                    e.loc)
@@ -994,6 +1003,18 @@ class TypeChecker:
             return NONE
         e.addrspace = "user" if btftypes.user_pointer(proto.btf, param.type) else "kernel"
         return self.function_value(proto.btf, param.type, e.field, e.loc)
+
+    def iter_context(self, e: ast.Builtin) -> Type:
+        """`ctx` of an iterator: a pointer to the kernel's `struct bpf_iter__<name>`
+        (0.17 knows task and task_file), whose members the program loads
+        straight from its context."""
+        func = self.probe.attach_points[0].func
+        name = f"struct bpf_iter__{func}" if func in ITERATORS else ""
+        if not name:
+            self.error(f"unsupported iter type: {func}", e.loc)
+        e.addrspace = "kernel"
+        record = self.records.record(name) if name else None
+        return Type(Kind.PTR, inner=record or Type(Kind.RECORD, name=name), ctx=True)
 
     def function_retval(self, e: ast.Builtin) -> Type:
         """`retval` of fexit, typed from BTF; fentry has none (0.17's message)."""
@@ -1225,7 +1246,7 @@ class TypeChecker:
             if isinstance(e.expr, ast.Map) and e.expr.name not in self.map_val:
                 self.assign_map_type(e.expr, INT64)
         t = self.expr(e.expr)
-        if op == "*" and t.kind is Kind.PTR:
+        if (op == "*" and t.kind is Kind.PTR) or op in ("++", "--"):
             e.addrspace = self.space(e.expr)
         valid_ptr_op = op in ("++", "--", "*")
         if self.final and t.kind is not Kind.INT and not (t.kind is Kind.PTR and valid_ptr_op):
@@ -1362,7 +1383,8 @@ class TypeChecker:
         if other.kind is Kind.INT:
             if e.op == "-" and not left_is_ptr:
                 return invalid()
-            if e.op in ("+", "-"):
+            if e.op in ("+", "-"):  # points where the pointer did, as in 0.17
+                e.addrspace = self.space(e.left if left_is_ptr else e.right)
                 return Type(Kind.PTR, inner=ptr.inner)
             if compare:
                 return INT64
@@ -1371,6 +1393,8 @@ class TypeChecker:
     def expr_Sizeof(self, e: ast.Sizeof) -> Type:
         if e.expr is not None:
             self.expr(e.expr)
+        elif e.typename.isidentifier() and self.records.enum_value(e.typename) is not None:
+            e.size = 8  # an enumerator is a uint64 (expr_Builtin), as 0.17 types it
         elif e.typename.replace(" ", "") not in INT_TYPES:
             # Beyond 0.17: typedefs of integers (`sizeof(pid_t)`) and pointer types.
             base = " ".join(e.typename.replace("*", " ").split())
@@ -1705,6 +1729,11 @@ class TypeChecker:
             self.check_arg(e, Kind.STRING, 1)
         return UINT64
 
+    def call_unwatch(self, e: ast.Call) -> None:
+        """unwatch(addr): stop watching an address (runtime: every watchpoint on it)."""
+        if self.check_nargs(e, 1):
+            self.check_arg(e, Kind.INT, 0)
+
     def call_kptr(self, e: ast.Call) -> Type | None:
         """kptr(p) / uptr(p): p, read from kernel / user memory from now on."""
         if not self.check_nargs(e, 1):
@@ -1863,6 +1892,7 @@ class TypeChecker:
                     self.error("strncmp: invalid size value", e.loc)
                 elif size < 0:
                     self.error("Builtin strncmp requires a non-negative size", e.loc)
+                e.size = size  # the literal or positional parameter, for codegen
         return UINT64
 
     # symbols, addresses, stacks
@@ -1872,6 +1902,11 @@ class TypeChecker:
         return Type(Kind.KSYM if e.name == "ksym" else Kind.USYM)
 
     call_usym = call_ksym
+
+    def call_strerror(self, e: ast.Call) -> Type:
+        if self.check_nargs(e, 1):
+            self.check_arg(e, Kind.INT, 0)
+        return Type(Kind.STRERROR)
 
     def call_reg(self, e: ast.Call) -> Type:
         """A register of the probe's pt_regs, by 0.17's x86_64 name."""

@@ -65,8 +65,8 @@ def test_the_program_is_compiled_before_the_kernel_refuses_it(monkeypatch):
     compiled = []
     generate = driver.generate
 
-    def recording(analysed, units, *rest):
-        ir = generate(analysed, units, *rest)
+    def recording(analysed, units, *rest, **options):
+        ir = generate(analysed, units, *rest, **options)
         compiled.extend(units)
         return ir
     monkeypatch.setattr(driver, "generate", recording)

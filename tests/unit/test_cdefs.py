@@ -16,11 +16,11 @@ from pybpftrace.semantic.cdefs import parse_cdefs
 from pybpftrace.types import Int, Kind, String, Type
 
 
-def cdefs(defs: str, btf=None, filename="t.bt", include_dirs=()):
+def cdefs(defs: str, btf=None, filename="t.bt", include_dirs=(), kernel_types=frozenset()):
     src = defs + "\nBEGIN { }\n"
     d = Diagnostics(src, filename)
     pre = preprocess(src, filename, d, include_dirs, have_btf=btf is not None)
-    out = parse_cdefs(pre.text, filename, d, btf)
+    out = parse_cdefs(pre.text, filename, d, btf, kernel_types)
     return out, d
 
 
@@ -150,7 +150,9 @@ def test_member_types_map_like_btf_members():
     m = {x.name: x.ctype.type for x in out.records["struct node"].members}
     assert m["next"] == Type(Kind.PTR, inner=Type(Kind.RECORD, name="struct node"))
     assert m["v"] == Type(Kind.PTR) and m["fn"] == Type(Kind.PTR)
-    assert m["name"] == String(16) and m["raw"] == String(4)
+    assert m["name"] == String(16)
+    # Only plain char arrays are strings (clang's Char_S for 0.17): not unsigned char ones.
+    assert m["raw"] == Type(Kind.ARRAY, size=4, inner=Int(8, False))
     assert m["vals"] == Type(Kind.ARRAY, size=3, inner=Int(32, True))
     assert m["f"] is None
     assert m["b"] == Int(8, False) and m["big"] == Int(64, False)
@@ -168,6 +170,27 @@ def test_kernel_types_come_from_btf(vmlinux):
     assert m["l"].bit_offset == 128 and m["l"].ctype.size == 16  # list_head: two pointers
     assert m["n"].bit_offset == 256 and m["c"].bit_offset == 288 and rec.size == 40
     assert out.typedefs["u32"].size == 4
+
+
+def test_redefining_a_kernel_record_btf_would_supply_drops_btf(vmlinux):
+    """0.17: once the script redefines a record its BTF header holds (one the
+    program uses, one the definitions name, or one they embed by value),
+    clang sees a redefinition and the definitions get no BTF types."""
+    task = frozenset({"struct task_struct"})  # the program uses curtask
+    out, d = cdefs("struct task_struct { struct thread_info x; };", vmlinux, kernel_types=task)
+    assert d.render() == (
+        "t.bt:1:41-42: ERROR: field has incomplete type 'struct thread_info'\n"
+        "struct task_struct { struct thread_info x; };\n" + " " * 40 + "~\n")
+    assert ok("struct task_struct { struct thread_info x; };", vmlinux)  # no curtask: fine
+    assert ok("struct foo { struct thread_info x; };", vmlinux).records["struct foo"].size > 0
+    # list_head is embedded in task_struct: defining it conflicts too, so u32 is unknown
+    out, d = cdefs("struct list_head { u32 x; };", vmlinux, kernel_types=task)
+    assert "unknown type name 'u32'" in d.render()
+    # ... and so does a record a script record names, or one that embeds.
+    out, d = cdefs("struct mine { struct task_struct *t; }; struct list_head { u32 x; };",
+                   vmlinux)
+    assert "unknown type name 'u32'" in d.render()
+    assert ok("struct mine { struct task_struct *t; }; struct mm_struct { u32 x; };", vmlinux)
 
 
 def test_btf_typedefs_are_not_used_where_the_name_is_declared(vmlinux, tmp_path):
@@ -195,9 +218,24 @@ def test_syntax_errors():
     assert errors("struct foo { int a; int b c; }") == (
         "t.bt:1:27-28: ERROR: syntax error in C definitions, unexpected c\n"
         "struct foo { int a; int b c; }\n                          ~\n")
-    assert errors("\nstruct foo { int a }") == (
-        "t.bt:2:20-21: ERROR: syntax error in C definitions, unexpected }\n"
-        "struct foo { int a }\n                   ~\n")
+    assert errors("\nstruct foo { int a; ] }") == (
+        "t.bt:2:21-22: ERROR: syntax error in C definitions, unexpected ]\n"
+        "struct foo { int a; ] }\n                    ~\n")
+
+
+def test_missing_semicolon_before_closing_brace():
+    """clang only warns about it, so 0.17 accepts `struct A { ...; char c[28] }`."""
+    out = ok("struct A {int a; int b; char c[28] }; struct x {unsigned long x}; "
+             "struct Foo { struct { int m[1] } y; struct { int n } a; }; "
+             "union U { int i; char c }; enum E { A, B }; struct E2 { int e[2] };")
+    assert (out.records["struct A"].size, out.records["struct x"].size) == (36, 8)
+    assert out.records["struct Foo"].size == 8 and out.records["union U"].size == 4
+    assert [m.name for m in out.records["struct Foo"].members] == ["y", "a"]
+    assert out.enums == {"A": 0, "B": 1}
+    # The error still points into the script where a `;` is really missing.
+    assert errors("struct a { int x int y; }") == (
+        "t.bt:1:18-21: ERROR: syntax error in C definitions, unexpected int\n"
+        "struct a { int x int y; }\n                 ~~~\n")
 
 
 def test_layout_errors():

@@ -25,7 +25,9 @@ with open(os.path.join(FIXTURE, "listing_0.17.json")) as f:
 # (Covered by test_kprobes_from_available_filter_functions.)
 NEWER_FORMS = {"k:a:b": "kprobe:MODULE:FUNC is newer bpftrace's form",
                "kfunc:vfs_read": "kfunc functions are listed from BTF even where the kernel "
-                                 "cannot run them (tests/e2e/test_fentry.py)"}
+                                 "cannot run them (tests/e2e/test_fentry.py)",
+               "iter:task": "0.17's feature probe wrongly finds no iterators on this kernel "
+                            "(test_iterators_by_name_are_those_the_kernel_runs)"}
 
 
 @pytest.fixture
@@ -104,6 +106,16 @@ def test_iterators_need_kernel_btf(fixture_root, monkeypatch, tmp_path):
     assert run("iter:*", verbose=True)[0] == ("iter:task\n    struct task_struct * task\n"
                                               "iter:task_file\n    struct task_struct * task\n"
                                               "    int fd\n    struct file * file\n")
+
+
+@pytest.mark.parametrize("runs, expected", [
+    (("task", "task_file"), ("iter:task\n", "", 0)),
+    ((), ("", "stdin:1:1-10: ERROR: iter task not available for your kernel version.\n"
+              "iter:task\n~~~~~~~~~\n", 1)),  # as 0.17 says where its feature probe fails
+])
+def test_iterators_by_name_are_those_the_kernel_runs(fixture_root, monkeypatch, runs, expected):
+    monkeypatch.setattr(listing.KernelInfo, "iterators", lambda self: runs)
+    assert run("iter:task") == expected
 
 
 @pytest.fixture

@@ -47,6 +47,8 @@ FORMATS = [
     # %r keeps printable ASCII, %rx escapes all; with a width they print literally.
     ("d|%r|%rx|\n", [b"A\x01b\xff", b"A\x01"], "d|A\\x01b\\xff|\\x41\\x01|\n"),
     ("a|%10r|\n", [b"AB"], "a|%10r|\n"),
+    # %rh: bare hex pairs, space separated
+    ("h|%rh|%rh|\n", [b"Hello\0", b""], "h|48 65 6c 6c 6f 00||\n"),
     ("b|%-5rx|\n", [b"AB"], "b|%-5rx|\n"),
     ("c|%%r %r|\n", [b"AB", b"CD"], "c|%s CD|\n"),
     ("d|%.1s|%.0s|%5.3s|\n", ["xyz"] * 3, "d|x||  xyz|\n"),
@@ -119,7 +121,8 @@ def test_validate_names_the_function():
     ("%5.2ld|%-lu\n", [INT64, UINT64]),
     ("%s %s %s", [_t(Kind.KSTACK), _t(Kind.USTACK), _t(Kind.INET)]),
     ("%d %x", [Type(Kind.PTR, inner=INT64), UINT64]),
-    ("%r %rx", [_t(Kind.BUFFER), _t(Kind.BUFFER)]),
+    ("%r %rx %rh", [_t(Kind.BUFFER), _t(Kind.BUFFER), _t(Kind.BUFFER)]),
+    ("%s", [_t(Kind.STRERROR)]),
     ("100%% %%d", [INT64]),
     ("no args", []),
 ])

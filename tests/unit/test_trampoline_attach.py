@@ -104,6 +104,22 @@ def test_kernels_without_tracing_links_attach_through_raw_tracepoint_open():
 
 
 @needs_btf
+def test_iterators_load_for_their_kernel_iterator_and_only_link_create_links_them():
+    fake = Recorder()
+    _, prog, link = load_and_attach(fake, ProbeInfo("iter:task", "iter", func="task"))
+    load = fake.attrs["PROG_LOAD"]
+    assert load.expected_attach_type == AttachType.TRACE_ITER == 28
+    assert load.attach_btf_id == features.btf_func_id("bpf_iter_task") != 0
+    assert fake.attrs["LINK_CREATE"].attach_type == AttachType.TRACE_ITER
+    link.close()
+    prog.close()
+    fake = Recorder(LINK_CREATE=lambda attr: -errno.EINVAL)
+    with pytest.raises(BpfError, match="^attach iter:task: Invalid argument$"):
+        load_and_attach(fake, ProbeInfo("iter:task", "iter", func="task"))
+    assert fake.calls == [Cmd.PROG_LOAD, Cmd.LINK_CREATE]
+
+
+@needs_btf
 def test_refusals_name_the_probe():
     with sys.override(Recorder(PROG_LOAD=lambda attr: -errno.EPERM)):
         with pytest.raises(BpfError, match="^load program p0_0: Operation not permitted$"):
