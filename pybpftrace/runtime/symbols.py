@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from functools import cached_property
 
 from pybpftrace.bpf.maps import Map
 from pybpftrace.output.printf import format_strftime
@@ -12,7 +13,6 @@ from pybpftrace.output.values import Stack
 from pybpftrace.resources import Resources
 from pybpftrace.runtime.cgroups import CgroupPaths
 from pybpftrace.runtime.decode import Symbolizer
-from pybpftrace.runtime.usyms import UserSymbols
 from pybpftrace.types import Kind, Type
 
 
@@ -55,9 +55,15 @@ class SessionSymbolizer(Symbolizer):
         self.res = res
         self.stacks = stacks
         self.ksyms = KernelSymbols()
-        self.usyms = UserSymbols()
         self.cgroups = CgroupPaths()
         self.boot_time: tuple[int, int] | None = None  # wall-clock (s, ns) of boot
+
+    @cached_property
+    def usyms(self):
+        """User symbols, made on first use: they need pyelftools, whose import
+        (~25 ms) most runs can skip."""
+        from pybpftrace.runtime.usyms import UserSymbols
+        return UserSymbols()
 
     def ksym(self, addr: int) -> str:
         return self.ksyms.resolve(addr)

@@ -44,7 +44,7 @@ from pybpftrace.semantic.builtins import (
     BUILTIN_VARIABLES, MAX_STACK_SIZE, PT_REGS, STACK_MODES, STRING_SIZE, SUPPORTED_FUNCTIONS,
     UNAVAILABLE_IN, UNSAFE_FUNCTIONS, signal_number,
 )
-from pybpftrace.semantic import btftypes, elfsyms
+from pybpftrace.semantic import btftypes
 from pybpftrace.semantic.records import NoSuchField, Records, UnknownRecord
 from pybpftrace.semantic.kinfo import FunctionProto, TracepointField
 from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type, describe, typestr
@@ -255,6 +255,16 @@ def field_type(f: TracepointField, records: Records | None = None) -> Type:
 
 # Kinds whose `args` is a record of typed u64 context slots, from BTF.
 FUNCTION_KINDS = ("kfunc", "kretfunc")
+# 0.17's progtype() of each probe kind whose `ctx` it types, and the record `ctx` points to.
+_PROG_TYPES = {
+    **dict.fromkeys(("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt"), "BPF_PROG_TYPE_KPROBE"),
+    "tracepoint": "BPF_PROG_TYPE_TRACEPOINT",
+    **dict.fromkeys(("profile", "interval", "software", "hardware", "watchpoint",
+                     "asyncwatchpoint"), "BPF_PROG_TYPE_PERF_EVENT"),
+    **dict.fromkeys(("kfunc", "kretfunc", "iter"), "BPF_PROG_TYPE_TRACING"),
+}
+_CONTEXT_RECORDS = {"BPF_PROG_TYPE_KPROBE": "struct pt_regs",
+                    "BPF_PROG_TYPE_PERF_EVENT": "struct bpf_perf_event_data"}
 _ARGS_RECORDS = {"rawtracepoint": "struct _rawtracepoint_",
                  **dict.fromkeys(FUNCTION_KINDS, "struct _kfunc_")}
 
@@ -754,13 +764,7 @@ class TypeChecker:
         elif name == "curtask":
             e.addrspace = "kernel"
         if name == "ctx":
-            if providers and providers[0] == "iter":
-                return self.iter_context(e)
-            if providers and providers[0] == "tracepoint":
-                self.error("Use args instead of ctx in tracepoint", e.loc)
-            else:
-                self.error("The ctx builtin is not supported by pybpftrace yet", e.loc)
-            return NONE
+            return self.context(e)
         if name == "curtask":
             task = self.records.record("struct task_struct")
             return Type(Kind.PTR, inner=task or Type(Kind.RECORD, name="struct task_struct"))
@@ -1004,6 +1008,29 @@ class TypeChecker:
         e.addrspace = "user" if btftypes.user_pointer(proto.btf, param.type) else "kernel"
         return self.function_value(proto.btf, param.type, e.field, e.loc)
 
+    def context(self, e: ast.Builtin) -> Type:
+        """`ctx`: a pointer to what the kernel passes the program, typed as 0.17
+        types it by program type (the first attach point's); its members are
+        loaded straight from the context, where the verifier checks them."""
+        progtypes = [_PROG_TYPES.get(p, "") for p in self.providers()]
+        for other in progtypes[1:]:
+            if other != progtypes[0] and progtypes[0] and other:
+                self.error("ctx cannot be used in different BPF program types: "
+                           f"{progtypes[0]} and {other}", e.loc)
+        progtype = progtypes[0] if progtypes else ""
+        if progtype == "BPF_PROG_TYPE_TRACEPOINT":
+            self.error("Use args instead of ctx in tracepoint", e.loc)
+        elif progtype == "BPF_PROG_TYPE_TRACING" and self.providers()[0] == "iter":
+            return self.iter_context(e)
+        elif progtype in _CONTEXT_RECORDS:
+            e.addrspace = "kernel"
+            name = _CONTEXT_RECORDS[progtype]
+            record = self.records.record(name) or Type(Kind.RECORD, name=name)
+            return Type(Kind.PTR, inner=record, ctx=True)
+        else:
+            self.error("invalid program type", e.loc)
+        return NONE
+
     def iter_context(self, e: ast.Builtin) -> Type:
         """`ctx` of an iterator: a pointer to the kernel's `struct bpf_iter__<name>`
         (0.17 knows task and task_file), whose members the program loads
@@ -1102,6 +1129,8 @@ class TypeChecker:
             self.error(f"Bitfield '{e.field}' of '{t.name}' is not an integer", e.loc)
             return NONE
         e.btf_member = f.access
+        if t.ctx and ft.kind in (Kind.ARRAY, Kind.RECORD):
+            ft = replace(ft, ctx=True)  # e.g. ((struct bpf_perf_event_data *)ctx)->regs.ax
         # As in 0.17, a member is where its struct is: user memory for a struct
         # reached from a user address (a uprobe's arg0), else the kernel's.
         e.addrspace = "user" if self.space(e.expr) == "user" else "kernel"
@@ -1190,11 +1219,13 @@ class TypeChecker:
         if t.kind not in (Kind.INT, Kind.PTR) and not t.ctx and t.kind is not Kind.NONE:
             self.error(f'Casts are not supported for type: "{describe(t)}"', e.loc)
         if isinstance(e.addrspace, str) and e.addrspace == "none":
-            e.addrspace = "kernel"
+            # 0.17's find_addrspace: unknown (so read with bpf_probe_read) where
+            # the probe kind does not tell, e.g. BEGIN, interval.
+            e.addrspace = _ADDRSPACE.get(self.single_provider(), "none")
         target = rec
         for _ in range(stars):
             target = Type(Kind.PTR, inner=target)
-        return target
+        return replace(target, ctx=True) if t.ctx else target  # `(struct x *)ctx`
 
     def expr_Tuple(self, e: ast.Tuple) -> Type:
         fields = []
@@ -1942,6 +1973,7 @@ class TypeChecker:
             return None
         if not (self.check_arg(e, Kind.STRING, 0, True) and self.check_symbol(e)):
             return None
+        from pybpftrace.semantic import elfsyms  # pyelftools costs ~30 ms to import
         name = self.string_literal(e.args[0])
         user = ("uprobe", "uretprobe")
         # 0.17 resolves the symbol once per attach point, as PROVIDER:BINARY.
