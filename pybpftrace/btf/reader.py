@@ -122,6 +122,10 @@ class Btf:
         if self._ts + type_len > len(buf) or self._ss + str_len > len(buf) or type_len % 4:
             raise BtfError(f"{origin}: type or string section out of bounds")
         self._words = memoryview(buf)[self._ts:self._ts + type_len].cast("I")
+        # Memos of the two searches a name lookup makes (each scans megabytes):
+        # string -> its own offsets, and name -> ids of own types with that name.
+        self._offsets_of: dict[str, list[int]] = {}
+        self._ids_named: dict[str, list[int]] = {}
         self.start_id = base.end_id if base else 1
         self._str_base = base._str_base + base._sl if base else 0
         tables = tables or {}
@@ -335,6 +339,9 @@ class Btf:
     def _own_string_offsets(self, name: str) -> list[int]:
         """Global offsets of the string `name` in this object's own string
         section.  BTF strings are deduplicated, so this is usually one."""
+        memo = self._offsets_of.get(name)
+        if memo is not None:
+            return memo
         needle = name.encode() + b"\0"
         buf, start, end = self._buf, self._ss, self._ss + self._sl
         found = []
@@ -346,6 +353,7 @@ class Btf:
         while pos >= 0:
             found.append(pos + 1 - start + self._str_base)
             pos = -1 if self.unique_strings else buf.find(b"\0" + needle, pos + 1, end)
+        self._offsets_of[name] = found
         return found
 
     def _string_offsets(self, name: str) -> list[int]:
@@ -400,11 +408,12 @@ class Btf:
         and `enum_value()`."""
         kinds = None if kind is None else {kind} if isinstance(kind, int) else set(kind)
         ids = self.base.find(name, kinds) if self.base else []
-        offsets = self._string_offsets(name)
-        if not offsets:
-            return ids
-        names = self._names_table()
-        own = sorted(self.start_id + i for off in offsets for i in _word_hits(names, off))
+        own = self._ids_named.get(name)
+        if own is None:
+            names = self._names_table()
+            own = self._ids_named[name] = sorted(
+                self.start_id + i for off in self._string_offsets(name)
+                for i in _word_hits(names, off))
         return ids + [t for t in own if kinds is None or self.kind(t) in kinds]
 
     def find_one(self, name: str, kind: Kind | Iterable[Kind] | None = None) -> int | None:
