@@ -48,6 +48,9 @@ OPTIONS:
 TROUBLESHOOTING OPTIONS:
     -v                      verbose messages
     -d                      (dry run) debug info
+    -dd                     (dry run) verbose debug info
+    --emit-elf FILE         (dry run) generate ELF file with bpf programs and write to FILE
+    --emit-llvm FILE        write LLVM IR to FILE.original.ll and FILE.optimized.ll
 
 ENVIRONMENT:
     BPFTRACE_STRLEN             [default: 64] bytes on BPF stack per str()
@@ -83,7 +86,9 @@ class Args:
         self.list = False
         self.list_pattern: str | None = None
         self.verbose = False
-        self.debug = False
+        self.debug = 0                    # -d: 1, -dd: 2
+        self.emit_elf = ""                # --emit-elf FILE
+        self.emit_llvm = ""               # --emit-llvm FILE
         self.output: str | None = None
         self.buffering = "line"
         self.format = "text"
@@ -100,10 +105,13 @@ class Args:
 
 # 0.17's getopt_long table: short options (":" after one taking an argument)
 # and long options (name -> takes an argument).  -b/--btf and
-# --usdt-file-activation are accepted and change nothing here.
+# --usdt-file-activation are accepted and change nothing here: usdt semaphores
+# are always activated, by the kernel, in every process running the file (the
+# uprobe's ref_ctr_offset; 0.17 does the same where the kernel has it).
 SHORT_OPTIONS = "dbB:f:e:hlp:vqc:Vo:I:k"
 LONG_OPTIONS = {"help": False, "version": False, "usdt-file-activation": False, "unsafe": False,
-                "btf": False, "include": True, "info": False, "no-warnings": False}
+                "btf": False, "include": True, "info": False, "no-warnings": False,
+                "emit-elf": True, "emit-llvm": True}
 
 
 def getopt_long(argv: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
@@ -183,7 +191,13 @@ def parse_args(argv: list[str]) -> Args:
         elif opt == "-v":
             a.verbose = True
         elif opt == "-d":
-            a.debug = True
+            a.debug += 1
+            if a.debug > 2:  # 0.17's debug level wraps around to none: the usage
+                raise BadOption(None)
+        elif opt == "--emit-elf":
+            a.emit_elf = value
+        elif opt == "--emit-llvm":
+            a.emit_llvm = value
         elif opt == "-o":
             a.output = value
         elif opt == "-B":
@@ -351,7 +365,7 @@ def run(source: str, filename: str, args: Args, target: Target) -> int:
         max_map_keys=_env_int("BPFTRACE_MAP_KEYS_MAX", 4096),
         unsafe=args.unsafe,
         params=args.params,
-        dry_run=args.debug,
+        dry_run=bool(args.debug or args.emit_elf),
         include_dirs=args.include_dirs,
         includes=args.includes,
         pid=target.pid,
@@ -374,8 +388,10 @@ def run(source: str, filename: str, args: Args, target: Target) -> int:
     if warnings and not args.no_warnings:
         sys.stderr.write(warnings)
     if args.debug:
-        _dump_ast("Semantic", analysed.program)
-        return 0
+        for stage in ("Semantic", "NodeCounter", "ResourceAnalyser"):  # 0.17's passes
+            _dump_ast(stage, analysed.program)
+    if args.debug or args.emit_elf:
+        return _compile_only(analysed, kinfo, args, opts)
     if not analysed.resources.probes:  # all were kprobes on functions the kernel lacks
         if not args.quiet:
             sys.stdout.write("No probes to attach\n")
@@ -387,6 +403,45 @@ def run(source: str, filename: str, args: Args, target: Target) -> int:
                          "high number of probes attached can cause your system to crash.\n")
         return 1
     return _execute(analysed, kinfo, args, opts, target)
+
+
+def _compile_only(analysed, kinfo, args: Args, opts) -> int:
+    """-d, -dd, --emit-elf: compile without loading, maps numbered in place
+    of their fds (driver.dry_run_maps); show the IR, write the files asked for."""
+    from pybpftrace import driver
+
+    listing = driver.Listing()
+    units = driver.program_units(analysed, kinfo)
+    optimised = driver.generate(analysed, units, driver.dry_run_maps(analysed), opts.params,
+                                helper_check=args.helper_check, listing=listing)
+    if not args.no_warnings:
+        sys.stderr.write(driver.codegen_warnings(analysed))
+    if args.debug >= 2:
+        sys.stdout.write("Before optimization\n-------------------\n\n" + listing.original_ir
+                         + "\nAfter optimization\n------------------\n\n")
+    if args.debug:
+        sys.stdout.write(optimised)
+    _write_llvm(args, listing.original_ir, optimised)
+    if args.emit_elf:
+        try:
+            with open(args.emit_elf, "wb") as f:
+                f.write(listing.elf)
+        except OSError as e:
+            raise UsageError(f"failed to write elf: Failed to open: {args.emit_elf}: {e.strerror}")
+    return 0
+
+
+def _write_llvm(args: Args, original: str, optimised: str) -> None:
+    """--emit-llvm FILE: FILE.original.ll and FILE.optimized.ll, as 0.17 writes
+    them: a file that cannot be written is left out without a word."""
+    if not args.emit_llvm:
+        return
+    for suffix, text in ((".original.ll", original), (".optimized.ll", optimised)):
+        try:
+            with open(args.emit_llvm + suffix, "w") as f:
+                f.write(text)
+        except OSError:
+            pass
 
 
 def _dump_ast(stage: str, program) -> None:
@@ -420,7 +475,10 @@ def _execute(analysed, kinfo, args: Args, opts, target: Target) -> int:
                           cat_bytes_max=_env_int("BPFTRACE_CAT_BYTES_MAX", 10240),
                           ringbuf_pages=_env_int("BPFTRACE_PERF_RB_PAGES", 0),
                           procmon=target.procmon, helper_check=args.helper_check,
-                          no_warnings=args.no_warnings)
+                          no_warnings=args.no_warnings,
+                          on_compiled=(lambda original, optimised:
+                                       _write_llvm(args, original, optimised))
+                          if args.emit_llvm else None)
     sys.stdout.flush()
     if target.command is not None:
         run_opts.child = ChildProc(target.command)

@@ -10,17 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pybpftrace.codegen.emit import emit, new_module
+from pybpftrace.codegen.emit import emit, new_module, object_file
 from pybpftrace.codegen.lower import InternalMaps, Lowerer, ProgramContext
 from pybpftrace.codegen.watchpoints import needs_setup, setup_program
 from pybpftrace.diag import Diagnostics
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import c_preamble
+from pybpftrace.lang.printer import attach_point_name
 from pybpftrace.lang.parser import parse
 from pybpftrace.resources import MapInfo, ProbeInfo, Resources
+from pybpftrace.semantic import kprobe_fentry
 from pybpftrace.semantic.attach import resolve_attach_points
 from pybpftrace.semantic.kinfo import KernelInfo
 from pybpftrace.semantic.typecheck import TypeChecker
+from pybpftrace.types import Kind
 
 
 @dataclass
@@ -123,6 +126,10 @@ def _c_definitions(pre, filename: str, kinfo: KernelInfo, program: ast.Program,
     return cdefs
 
 
+# argN of a usdt probe (semantic.usdt): where each argument is differs per location.
+USDT_ARGS = {f"arg{i}" for i in range(10)}
+
+
 def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     """Split probes into programs: one per probe, or one per concrete attach point
     when the body depends on the attach point's record layout (`args`).  A
@@ -133,23 +140,34 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     loaded as tp_btf) are loaded for one kernel function, iterator or
     tracepoint each.  A probe
     whose attach points are of several kinds (`kprobe:f, kretprobe:f`) gets
-    programs of each kind."""
+    programs of each kind.  A usdt probe's arguments are where each location's
+    note says: one program per location when it reads them.  On a kernel
+    whose kprobes are fentry (semantic.kprobe_fentry), kprobe/kretprobe
+    programs are fentry/fexit ones, one per function."""
     units = []
     typed_raw = getattr(kinfo, "typed_raw_tracepoint", lambda name: False)
+    kprobes_fentry = kprobe_fentry.via_fentry(kinfo)
 
     def tracing(probe: ProbeInfo) -> bool:
         return probe.provider in ("kfunc", "kretfunc", "iter") or (
-            probe.provider == "rawtracepoint" and typed_raw(probe.func))
+            probe.provider == "rawtracepoint" and typed_raw(probe.func)) or (
+            kprobes_fentry and probe.provider in kprobe_fentry.KINDS)
 
     for i, probe in enumerate(analysed.program.probes):
         kinds: dict[str, list[ProbeInfo]] = {}
-        for p in probe.expansions:
+        expansions = probe.expansions
+        if kprobes_fentry and any(p.provider in kprobe_fentry.KINDS for p in expansions):
+            fit = kprobe_fentry.fentry_expansions(probe, kinfo, analysed.diags)
+            expansions = [p for p in expansions
+                          if p.provider not in kprobe_fentry.KINDS or p in fit]
+        for p in expansions:
             kinds.setdefault(p.provider, []).append(p)
         groups = []
         for provider, expansions in kinds.items():
             uses_probe = ast.uses(probe, {"probe"}) and provider != "tracepoint"
             specific = any(tracing(p) for p in expansions) or (
-                len(expansions) > 1 and (ast.uses(probe, {"args", "uaddr"}) or uses_probe))
+                len(expansions) > 1 and (ast.uses(probe, {"args", "uaddr"}) or uses_probe
+                                         or (provider == "usdt" and ast.uses(probe, USDT_ARGS))))
             groups += [[p] for p in expansions] if specific else [expansions]
         for j, group in enumerate(groups):
             first = group[0]
@@ -158,13 +176,14 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
             if provider == "tracepoint":
                 ctx.fields = {f.name: f for f in kinfo.tracepoint_fields(first.target, first.func)}
                 ctx.user_pointers = first.target == "syscalls"
-            elif provider in ("uprobe", "uretprobe"):
+            elif provider in ("uprobe", "uretprobe", "usdt"):
                 ctx.user_pointers = True
             elif provider == "rawtracepoint":
                 params = getattr(kinfo, "raw_tracepoint_params", lambda n: None)(first.func)
                 ctx.raw_args = {p.name: i for i, p in enumerate(params or [])}
-            elif provider in ("kfunc", "kretfunc"):
-                proto = kinfo.btf_function_proto(first.target, first.func)
+            elif provider in ("kfunc", "kretfunc") or (kprobes_fentry
+                                                        and provider in kprobe_fentry.KINDS):
+                proto = kinfo.btf_function_proto(first.target or "vmlinux", first.func)
                 ctx.raw_args = {p.name: i for i, p in enumerate(proto.params)}
                 ctx.retval_slot = len(proto.params)
             ctx.tracing = len(group) == 1 and tracing(first)
@@ -172,11 +191,65 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     return units
 
 
+def stack_limits(node: ast.Node) -> set[int]:
+    """The limits of the kstack/ustack values a program makes (one stack map each)."""
+    found = set()
+    if isinstance(node, ast.Expr) and node.type.kind in (Kind.KSTACK, Kind.USTACK):
+        found.add(node.type.stack_limit)
+    for c in ast.children(node):
+        found |= stack_limits(c)
+    return found
+
+
+def dry_run_maps(analysed: Analysed) -> InternalMaps:
+    """Map "file descriptors" for programs compiled but not loaded (--emit-elf,
+    -d): each map's number, as 0.17's ELF holds map ids, for a loader to
+    replace (in each BPF_PSEUDO_MAP_FD ld_imm64) with the real map's fd.  The
+    user's maps in Resources order, then the ring buffer, the status map, the
+    scratch map, and one stack map per stack limit, smallest first."""
+    for i, m in enumerate(analysed.resources.maps):
+        m.fd = i
+    n = len(analysed.resources.maps)
+    limits = sorted(stack_limits(analysed.program))
+    return InternalMaps(n, n + 1, n + 2, {lim: n + 3 + i for i, lim in enumerate(limits)})
+
+
+@dataclass
+class Listing:
+    """What --emit-llvm, -dd and --emit-elf show of a compilation."""
+    original_ir: str = ""
+    elf: bytes = b""
+
+
+def section_names(units: list[ProgramUnit], probes: list[ProbeInfo]) -> dict[str, str]:
+    """0.17's ELF section of each program: `s_` + the probe's name (its attach
+    points, or the one it was expanded to) + `_` + the program's number in
+    the probe, from 1; a watchpoint's setup program is `s_`NAME`_wp_setup_`N."""
+    names, count = {}, {}
+    for unit in units:
+        probe = unit.ctx.probe
+        n = count[id(probe)] = count.get(id(probe), 0) + 1
+        whole = ",".join(attach_point_name(ap.raw) for ap in probe.attach_points)
+        name = unit.probes[0].name if len(unit.probes) == 1 and len(probe.expansions) > 1 else whole
+        names[unit.name] = f"s_{name}_{n}"
+        for p in filter(needs_setup, unit.probes):
+            names[f"{unit.name}_setup{probes.index(p)}"] = f"s_{p.name}_wp_setup_{n}"
+    return names
+
+
+def codegen_warnings(analysed: Analysed) -> str:
+    """0.17's warnings from code generation (its LOG(WARNING): --no-warnings
+    silences them), once generate() has run."""
+    return "WARNING: Addrspace is not set\n" if analysed.resources.legacy_reads else ""
+
+
 def generate(analysed: Analysed, units: list[ProgramUnit], internal: InternalMaps,
-             params: list[str], cpid: int = 0, helper_check: int = 0) -> str:
+             params: list[str], cpid: int = 0, helper_check: int = 0,
+             listing: Listing | None = None) -> str:
     """Fill in each unit's instructions; returns the optimised IR (for -d).
     `cpid`: the pid of -c's child, compiled into the programs that use `cpid`.
-    `helper_check`: -k (1) or -kk (2), see codegen.helper_errors."""
+    `helper_check`: -k (1) or -kk (2), see codegen.helper_errors.
+    `listing`: filled in with the IR before optimisation and the ELF object."""
     module = new_module()
     format_ids: dict[int, int] = {}
     start_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
@@ -187,6 +260,9 @@ def generate(analysed: Analysed, units: list[ProgramUnit], internal: InternalMap
         for p in filter(needs_setup, unit.probes):
             setup_program(module, f"{unit.name}_setup{probes.index(p)}", internal,
                           probes.index(p), p)
+    if listing is not None:
+        listing.original_ir = str(module)
+        listing.elf = object_file(module, section_names(units, probes))
     code, ir_text = emit(module)
     for unit in units:
         unit.insns = code[unit.name]

@@ -229,7 +229,8 @@ def split_attach_point(raw: str, params: Sequence[str] = (),
     normalisations from 0.17: `BEGIN:*` is `BEGIN`, a tracepoint with a
     single wildcard part means any category (`t:*sleep*` is `t:*:*sleep*`),
     and with -p a uprobe may leave out its binary (`uprobe:f`): it is
-    `process_exe`, the executable of that process.
+    `process_exe`, the executable of that process (a usdt probe's: any file
+    the process maps).
     """
     provider, *parts = lex_attach_point(raw, params)
     kind = resolve_provider(provider)
@@ -239,6 +240,8 @@ def split_attach_point(raw: str, params: Sequence[str] = (),
         parts = []
     if kind.name in ("uprobe", "uretprobe") and len(parts) == 1 and process_exe is not None:
         parts.insert(0, process_exe)
+    if kind.name == "usdt" and len(parts) == 1 and process_exe is not None:
+        parts.insert(0, "")  # `usdt:NAME` with -p: any file the process maps
     if kind.name == "tracepoint" and len(parts) == 1 and has_wildcard(parts[0]):
         parts.insert(0, "*")
     if len(parts) not in kind.parts:

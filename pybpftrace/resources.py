@@ -100,6 +100,10 @@ class ProbeInfo:
     length: int = 0
     mode: str = ""
     pin: str = ""      # iter: where to pin the iterator's link in bpffs instead of running it
+    # usdt: the semaphore's file offset (the uprobe's ref_ctr_offset, 0: none) and
+    # the location's arguments (semantic.usdt.UsdtArg; None: unparsable specs).
+    ref_ctr: int = 0
+    usdt_args: tuple | None = ()
     program: int = -1  # index into Resources.programs
 
 
@@ -125,6 +129,7 @@ class Resources:
     probes: list[ProbeInfo] = field(default_factory=list)
     helper_errors: list[HelperErrorInfo] = field(default_factory=list)  # by error id
     strlen: int = 64
+    legacy_reads: bool = False  # codegen read memory of unknown address space (0.17 warns)
 
     def map_by_name(self, name: str) -> MapInfo:
         for m in self.maps:

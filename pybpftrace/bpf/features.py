@@ -262,23 +262,23 @@ def btf_func_id(name: str) -> int:
 @functools.cache
 def kprobe_attach_method() -> str | None:
     """How this kernel attaches kprobes, best first: "pmu" (perf's kprobe PMU,
-    4.17+), "legacy" (an event written to tracefs kprobe_events), or None when
-    it has neither (no CONFIG_KPROBES, as on this VM, where the KPROBE program
-    type still loads because uprobes use it).  This is the one place callers ask
-    "can kprobes work here?": a kernel without them may still trace functions
-    another way (fentry), which is the caller's choice, not this probe's."""
-    if not have_prog_type(ProgType.KPROBE):
-        return None
-    if os.path.isfile(os.path.join(KPROBE_PMU, "type")):
-        return "pmu"
-    if any(os.path.exists(os.path.join(d, "kprobe_events")) for d in TRACEFS_DIRS):
-        return "legacy"
-    return None
+    4.17+), "legacy" (an event written to tracefs kprobe_events), "fentry"
+    when it has neither (no CONFIG_KPROBES) but runs BPF trampolines, so a
+    kprobe/kretprobe on a function's entry/return becomes fentry/fexit; None
+    when it has none of these (this VM: no kprobes, fentry refused).  This is
+    the one place that decides how `kprobe:` probes are compiled and attached."""
+    if have_prog_type(ProgType.KPROBE):
+        if os.path.isfile(os.path.join(KPROBE_PMU, "type")):
+            return "pmu"
+        if any(os.path.exists(os.path.join(d, "kprobe_events")) for d in TRACEFS_DIRS):
+            return "legacy"
+    return "fentry" if have_kfunc() else None
 
 
 def have_kprobe() -> bool:
-    """kprobes need CONFIG_KPROBES: a kprobe PMU or tracefs kprobe_events."""
-    return kprobe_attach_method() is not None
+    """Real kprobes (CONFIG_KPROBES: a kprobe PMU or tracefs kprobe_events),
+    not the fentry stand-in."""
+    return kprobe_attach_method() in ("pmu", "legacy")
 
 
 @_probe

@@ -57,25 +57,28 @@ class RingBuffer:
         return n
 
     def drain(self, callback: Callable[[bytes], object]) -> int:
-        """Deliver every committed record now, in order, skipping discarded ones.
-        A record counts as consumed even if `callback` raises (as in libbpf)."""
+        """Deliver the records committed when called, in order, skipping discarded
+        ones.  A record counts as consumed even if `callback` raises (as in
+        libbpf).  Records written meanwhile wait for the next call: a probe in a
+        tight loop (a usdt marker in a busy loop) writes faster than Python
+        reads, and would otherwise keep one call going for ever."""
         consumer, data, mask = self._consumer, self._producer, self._mask
         load32, load64, store64 = _U32.unpack_from, _U64.unpack_from, _U64.pack_into
         cons = load64(consumer, 0)[0]
         count = 0
-        while (prod := load64(data, 0)[0]) > cons:
-            while cons < prod:
-                start = _PAGE + (cons & mask)
-                header = load32(data, start)[0]
-                if header & _BUSY:
-                    return count  # not committed yet
-                length = header & _LEN_MASK
-                record = None if header & _DISCARD else data[start + _HDR:start + _HDR + length]
-                cons += (_HDR + length + 7) & ~7
-                store64(consumer, 0, cons)  # the copy is taken: give the space back
-                if record is not None:
-                    count += 1
-                    callback(record)
+        prod = load64(data, 0)[0]
+        while cons < prod:
+            start = _PAGE + (cons & mask)
+            header = load32(data, start)[0]
+            if header & _BUSY:
+                return count  # not committed yet
+            length = header & _LEN_MASK
+            record = None if header & _DISCARD else data[start + _HDR:start + _HDR + length]
+            cons += (_HDR + length + 7) & ~7
+            store64(consumer, 0, cons)  # the copy is taken: give the space back
+            if record is not None:
+                count += 1
+                callback(record)
         return count
 
     def close(self) -> None:

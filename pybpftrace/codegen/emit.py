@@ -56,6 +56,21 @@ def emit(module: ir.Module) -> tuple[dict[str, bytes], str]:
     return programs, str(ref)
 
 
+def object_file(module: ir.Module, sections: dict[str, str]) -> bytes:
+    """The optimised BPF ELF object of `module`, each function in the section
+    `sections` names for it (--emit-elf; the module is left as it was)."""
+    before = {f.name: f.section for f in module.functions if f.name in sections}
+    try:
+        for f in module.functions:
+            if f.name in sections:
+                f.section = sections[f.name]
+        return _target_machine().emit_object(optimise(module))
+    finally:
+        for f in module.functions:
+            if f.name in before:
+                f.section = before[f.name]
+
+
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")   # Elf64_Ehdr
 _SHDR = struct.Struct("<IIQQQQIIQQ")         # Elf64_Shdr
 _SHT_NOBITS = 8

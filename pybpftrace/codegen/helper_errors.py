@@ -25,6 +25,8 @@ CHECKED = {
     Helper.MAP_LOOKUP_ELEM: "map_lookup_elem",
     Helper.MAP_UPDATE_ELEM: "map_update_elem",
     Helper.MAP_DELETE_ELEM: "map_delete_elem",
+    Helper.PROBE_READ: "probe_read",
+    Helper.PROBE_READ_STR: "probe_read_str",
     Helper.PROBE_READ_USER: "probe_read_user",
     Helper.PROBE_READ_KERNEL: "probe_read_kernel",
     Helper.PROBE_READ_USER_STR: "probe_read_user_str",
@@ -35,7 +37,7 @@ CHECKED = {
     Helper.D_PATH: "d_path",
 }
 # Checked only with -kk.
-READS = {Helper.MAP_LOOKUP_ELEM, Helper.PROBE_READ_USER, Helper.PROBE_READ_KERNEL,
+READS = {Helper.MAP_LOOKUP_ELEM, Helper.PROBE_READ, Helper.PROBE_READ_STR, Helper.PROBE_READ_USER, Helper.PROBE_READ_KERNEL,
          Helper.PROBE_READ_USER_STR, Helper.PROBE_READ_KERNEL_STR}
 
 RECORD_SIZE = 24  # u64 action, u64 error id, i64 return code

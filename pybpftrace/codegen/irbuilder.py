@@ -23,6 +23,7 @@ class Helper:
     MAP_LOOKUP_ELEM = 1
     MAP_UPDATE_ELEM = 2
     MAP_DELETE_ELEM = 3
+    PROBE_READ = 4          # legacy: kernel or user memory by the address (x86)
     KTIME_GET_NS = 5
     GET_PRANDOM_U32 = 7
     GET_SMP_PROCESSOR_ID = 8
@@ -35,6 +36,7 @@ class Helper:
     OVERRIDE_RETURN = 58
     GET_CURRENT_TASK = 35
     GET_CURRENT_CGROUP_ID = 80
+    PROBE_READ_STR = 45     # legacy, as PROBE_READ
     SEND_SIGNAL = 109
     PROBE_READ_USER = 112
     PROBE_READ_KERNEL = 113
@@ -183,15 +185,20 @@ class BpfBuilder:
             counter = self.b.inttoptr(self.map_value(lost_fd), I64.as_pointer())
             self.b.atomic_rmw("add", counter, const(1), "monotonic")
 
-    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool) -> ir.Value:
-        hid = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
+    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value,
+                       user: bool | None) -> ir.Value:
+        hid = (Helper.PROBE_READ_STR if user is None
+               else Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR)
         return self.helper(hid, [dst, const(size, I32), self._as_ptr(src)])
 
-    def probe_read(self, dst: ir.Value, size: int, src: ir.Value, user: bool,
+    def probe_read(self, dst: ir.Value, size: int, src: ir.Value, user: bool | None,
                    checked: bool = True) -> ir.Value:
-        """bpf_probe_read_{user,kernel}; `checked=False` for the reads that
-        copy between BPF buffers or zero one, whose results are no news (-k)."""
-        hid = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
+        """bpf_probe_read_{user,kernel}, or where the address space is unknown
+        (`user` None) the legacy bpf_probe_read, as 0.17; `checked=False` for
+        the reads that copy between BPF buffers or zero one, whose results are
+        no news (-k)."""
+        hid = (Helper.PROBE_READ if user is None
+               else Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL)
         return self.helper(hid, [dst, const(size, I32), self._as_ptr(src)], checked=checked)
 
     def _as_ptr(self, v: ir.Value) -> ir.Value:

@@ -30,7 +30,7 @@ from pybpftrace.codegen.irbuilder import BPF_NOEXIST, I8, I8P, I32, I64, BpfBuil
 from pybpftrace.lang import ast
 from pybpftrace.lang.lexer import string_bytes
 from pybpftrace.resources import Action, FormatInfo, MapInfo, ProbeInfo, Resources
-from pybpftrace.semantic.builtins import signal_number
+from pybpftrace.semantic.builtins import PT_REGS, signal_number
 from pybpftrace.semantic.kinfo import TracepointField
 from pybpftrace.semantic.typecheck import (INT_TYPES, c_int, field_type, in_traced_memory,
                                            param_value)
@@ -148,6 +148,9 @@ class Lowerer:
         self.node: ast.Node | None = None
         self.helper_checks = HelperChecks(helper_check, self.bb, res, lambda: self.node,
                                           self.emit) if helper_check else None
+        # A kprobe loaded as fentry/fexit (semantic.kprobe_fentry): its context
+        # is the function's argument slots, not struct pt_regs.
+        self.fentry_kprobe = ctx.tracing and ctx.provider in ("kprobe", "kretprobe")
 
     # ---- entry ------------------------------------------------------------
     def generate(self) -> ir.Function:
@@ -408,11 +411,16 @@ class Lowerer:
             return bb.helper(Helper.GET_ATTACH_COOKIE, [self.ctxptr])
         if n.startswith("arg") and n[3:].isdigit() and self.ctx.provider == "rawtracepoint":
             return self.bb.load(self.ctxptr, 8 * int(n[3:]))  # ctx is an array of u64
-        if self.ctx.provider in ("kfunc", "kretfunc"):  # ctx: the u64 args, then retval
+        if self.ctx.provider in ("kfunc", "kretfunc") or self.fentry_kprobe:
+            # ctx: the u64 args, then retval (a kprobe's argN is slot N)
+            if n.startswith("arg") and n[3:].isdigit():
+                return self.bb.load(self.ctxptr, 8 * int(n[3:]))
             if n == "retval":
                 return self.raw_tracepoint_arg(self.ctx.retval_slot, e.type)
             if n == "func":
                 return bb.helper(Helper.GET_FUNC_IP, [self.ctxptr])
+        if self.ctx.provider == "usdt" and n.startswith("arg") and n[3:].isdigit():
+            return self.usdt_arg(self.ctx.info.usdt_args[int(n[3:])])
         if self.ctx.provider in PT_REGS_PROVIDERS:  # ctx is struct pt_regs
             if n.startswith("arg") and n[3:].isdigit():
                 return self.bb.load(self.ctxptr, PT_REGS_ARGS[int(n[3:])])
@@ -439,6 +447,27 @@ class Lowerer:
             return self.b.and_(bb.helper(Helper.GET_CURRENT_UID_GID, []), const(0xFFFFFFFF))
         raise AssertionError(f"builtin {n} reached codegen")
 
+    def usdt_arg(self, arg) -> ir.Value:
+        """A usdt argument (semantic.usdt.UsdtArg) as a u64, sign- or zero-extended
+        from its size as 0.17 does: a constant, the low bytes of a pt_regs
+        register, or memory of the traced process at base + offset + index * scale."""
+        if arg.constant is not None:
+            bits = 8 * arg.size
+            value = arg.constant & ((1 << bits) - 1)
+            if arg.signed and value >> (bits - 1):
+                value -= 1 << bits
+            return const(value)
+        reg = 8 * PT_REGS.index(arg.base)
+        if not arg.deref:
+            return self.bb.load(self.ctxptr, reg, 8 * arg.size, arg.signed)
+        addr = self.b.add(self.bb.load(self.ctxptr, reg), const(arg.offset))
+        if arg.index:
+            index = self.bb.load(self.ctxptr, 8 * PT_REGS.index(arg.index))
+            addr = self.b.add(addr, self.b.mul(index, const(arg.scale)))
+        buf = self.bb.alloca(8, "usdt_arg")
+        self.bb.probe_read(buf, arg.size, addr, True)
+        return self.bb.load(buf, 0, 8 * arg.size, arg.signed)
+
     def stack_arg(self, index: int) -> ir.Value:
         """sargN: argument N passed on the stack (x86_64: the 7th argument on).
         At function entry sp points at the return address; the arguments follow."""
@@ -449,7 +478,7 @@ class Lowerer:
 
     def stack(self, t: Type) -> ir.Value:
         user = t.kind is Kind.USTACK
-        skip = _KSTACK_SKIP.get(self.ctx.provider, 0)
+        skip = _KSTACK_SKIP.get("kfunc" if self.fentry_kprobe else self.ctx.provider, 0)
         # One stack map per limit, as in 0.17: the kernel cuts a stack to its map's
         # value size, so stacks that differ only below the limit share an id.
         stacks = self.internal.stacks[t.stack_limit]
@@ -467,6 +496,9 @@ class Lowerer:
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args" \
                 and self.ctx.provider in ("rawtracepoint", "kfunc", "kretfunc"):
             return self.raw_tracepoint_arg(self.ctx.raw_args[e.field], e.type)
+        if isinstance(e.expr, ast.Builtin) and e.expr.name == "args" \
+                and self.ctx.provider == "uprobe":  # a parameter, from its register
+            return self.narrow(self.bb.load(self.ctxptr, PT_REGS_ARGS[e.arg_index]), e.type)
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "args":
             return self.tracepoint_field(self.ctx.fields[e.field], e.type)
         if isinstance(e.expr, ast.Builtin) and e.expr.name == "ctx" and self.ctx.provider == "iter":
@@ -490,11 +522,15 @@ class Lowerer:
         return value
 
     # ---- traced memory (see the module docstring) -------------------------
-    def user(self, e: ast.Expr) -> bool:
+    def user(self, e: ast.Expr) -> bool | None:
         """Is `e` (a pointer, or a value in traced memory) in user memory?  As
         0.17 decides: by the address space the type checker gave it, and where
-        that is unknown, by the kind of probe."""
+        that is unknown, by the kind of probe; None where nothing tells (a
+        cast of an integer in BEGIN), which 0.17 reads with bpf_probe_read."""
         space = getattr(e, "addrspace", "none")
+        if space == "none" and not self.ctx.user_pointers:
+            self.res.legacy_reads = True
+            return None
         return space == "user" or (space != "kernel" and self.ctx.user_pointers)
 
     def address(self, e: ast.Expr) -> ir.Value:
@@ -523,7 +559,8 @@ class Lowerer:
             self.bb.probe_read(buf, t.byte_size, addr, user)
             return buf
         m = getattr(e, "btf_member", None)
-        if m is not None and not m.bitfield_size and self.btf_typed(e):
+        if m is not None and not m.bitfield_size and (self.btf_typed(e) or e.expr.type.ctx):
+            # The verifier refuses helpers' reads of the context (`ctx->...`), but loads it checks.
             return self.direct_load(e, addr)
         buf = self.bb.alloca(8, "member")
         self.bb.store(const(0), buf)
@@ -603,10 +640,12 @@ class Lowerer:
         """Argument `index` of a raw tracepoint or fentry/fexit function (or an
         fexit's return value): the context's u64 number `index`, cut to the
         width of its C type."""
-        v = self.bb.load(self.ctxptr, 8 * index)
+        return self.narrow(self.bb.load(self.ctxptr, 8 * index), t)
+
+    def narrow(self, v: ir.Value, t: Type) -> ir.Value:
+        """A u64 argument slot or register `v`, cut to the width of its C type `t`."""
         if t.kind is Kind.INT and t.bits < 64:
-            narrow = self.b.trunc(v, ir.IntType(t.bits))
-            return self.b.sext(narrow, I64) if t.signed else self.b.zext(narrow, I64)
+            return self.extend(self.b.trunc(v, ir.IntType(t.bits)), t.signed)
         return v
 
     def tracepoint_field(self, f: TracepointField, t: Type) -> ir.Value:

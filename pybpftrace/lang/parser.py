@@ -368,12 +368,16 @@ class _Parser:
             return node
         if kind == "(" and self.cast_ahead():
             self.take()
+            k = 0
+            while self.peek(k).kind not in ("*", ")", "EOF"):
+                k += 1
+            end = self.peek(k)  # 0.17's cast spans `(` to the type's first `*`, else to `)`
             typename = self.typename()
-            close = self.expect(")", ") or *")
+            self.expect(")", ") or *" if typename.count("*") < 2 else ")")  # 0.17: ** at most
             self.nest()
             operand = self.unary()
             self.depth -= 1
-            node = ast.Cast(typename, operand, loc=span(tok.loc, close.loc))
+            node = ast.Cast(typename, operand, loc=span(tok.loc, end.loc))
             self.extent[id(node)] = span(tok.loc, self.full(operand))
             return node
         return self.postfix(self.primary())

@@ -161,14 +161,17 @@ def _retprobe_bit(pmu: str) -> int:
 
 
 def attach_probe_pmu(prog: Program, pmu: str, probe: str, where: str, offset: int,
-                     retprobe: bool = False, pid: int = -1) -> Attachment:
+                     retprobe: bool = False, pid: int = -1, ref_ctr: int = 0) -> Attachment:
     """Run a KPROBE-type program on a kprobe or uprobe PMU event: `where` (a
     kernel function, or a binary's path) goes in config1, `offset` (into the
     function, or the file) in config2.  One event on CPU 0 (pid -1) fires on
-    every CPU: the program hangs off the probe, not the event."""
+    every CPU: the program hangs off the probe, not the event.  `ref_ctr`: a
+    uprobe's reference counter (a USDT semaphore's file offset, config bits
+    32-63), which the kernel increments in every process the probe is in."""
     ptype = pmu_type(pmu)
     cwhere = ctypes.create_string_buffer(where.encode())
-    attr = uapi.PerfEventAttr(type=ptype, config=(1 << _retprobe_bit(pmu)) if retprobe else 0,
+    config = ((1 << _retprobe_bit(pmu)) if retprobe else 0) | (ref_ctr << 32)
+    attr = uapi.PerfEventAttr(type=ptype, config=config,
                               config1=ctypes.addressof(cwhere), config2=offset,
                               sample_period=1, wakeup_events=1, flags=uapi.PERF_ATTR_DISABLED)
     event = sys.perf_event_open(attr, pid, 0 if pid == -1 else -1, op=f"open {probe}")
@@ -182,12 +185,13 @@ def attach_probe_pmu(prog: Program, pmu: str, probe: str, where: str, offset: in
 
 
 def attach_uprobe(prog: Program, path: str, offset: int, retprobe: bool = False,
-                  pid: int = -1) -> Attachment:
+                  pid: int = -1, ref_ctr: int = 0) -> Attachment:
     """Run a KPROBE-type program at file offset `offset` of `path` through the
     perf uprobe PMU (a return probe when `retprobe`).  One event on CPU 0
-    (pid -1) covers every process that maps the file."""
+    (pid -1) covers every process that maps the file.  `ref_ctr`: see
+    attach_probe_pmu (usdt semaphores)."""
     probe = f"{'uretprobe' if retprobe else 'uprobe'}:{path}:0x{offset:x}"
-    return attach_probe_pmu(prog, "uprobe", probe, path, offset, retprobe, pid)
+    return attach_probe_pmu(prog, "uprobe", probe, path, offset, retprobe, pid, ref_ctr)
 
 
 def attach_raw_tracepoint(prog: Program, name: str) -> Attachment:

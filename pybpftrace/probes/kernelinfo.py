@@ -209,10 +209,13 @@ class KernelInfo:
         functions = function_list()
         return functions.find(func, module) if functions.source else None
 
+    def kprobe_attach_method(self) -> str | None:
+        return features.kprobe_attach_method()
+
     def kernel_lacks(self, provider: str) -> str | None:
         """One sentence naming what this kernel lacks for `provider`, found by probing it."""
-        if provider in ("kprobe", "kretprobe") and not features.have_kprobe():
-            return "kprobes are not supported by this kernel"
+        if provider in ("kprobe", "kretprobe") and features.kprobe_attach_method() is None:
+            return "kprobes are not supported by this kernel"  # nor fentry, their stand-in
         if provider == "hardware" and not os.path.exists("/sys/bus/event_source/devices/cpu"):
             return "hardware events are not supported by this kernel (no PMU)"
         if provider in ("kfunc", "kretfunc") and not features.have_kfunc():

@@ -9,9 +9,11 @@
             opened as a tracepoint by its id and removed again on detach.
 One program serving many functions (a wildcard) gets a single kprobe_multi
 link instead when the kernel has BPF_TRACE_KPROBE_MULTI; the program must then
-be loaded for it (`multi_attach_type`).  On a kernel with none of these, the
-session stops before attaching anything, and `tracepoint_alternative` names
-what to use instead.
+be loaded for it (`multi_attach_type`).  A kernel with neither kprobe way but
+with BPF trampolines ("fentry") runs kprobes as fentry/fexit programs, which
+attach as such (probes.trampolines, semantic.kprobe_fentry).  On a kernel with
+none of these, the session stops before attaching anything, and
+`tracepoint_alternative` names what to use instead.
 """
 from __future__ import annotations
 

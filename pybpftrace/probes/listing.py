@@ -17,8 +17,8 @@ bpftrace) lists `kprobe:MODULE:FUNC` lines.
 
 Deviations from 0.17, where 0.17 crashes or needs libraries we lack: an unknown
 provider prints 0.17's FATAL line but exits 1 instead of aborting;
-`uprobe:libNAME` is not resolved through ld.so.cache; uprobe `-lv` does not
-read DWARF parameters.  kfunc (fentry) functions are the kernel's BTF FUNCs,
+`uprobe:libNAME` is not resolved through ld.so.cache.  uprobe `-lv` lists
+the parameters from DWARF (semantic.dwarf), as 0.17 with libdw does.  kfunc (fentry) functions are the kernel's BTF FUNCs,
 listed as 0.17 lists them (`kfunc:vmlinux:vfs_read`, -lv with the prototype
 and retval) even where the kernel cannot run fentry probes (0.17 refuses or
 throws there), with a warning saying so.
@@ -42,7 +42,7 @@ from pybpftrace.probes import tracefs
 from pybpftrace.probes.kernel_functions import FunctionList, kernel_functions as function_list
 from pybpftrace.probes.kernelinfo import (KernelInfo, btf_functions, function_proto,
                                           raw_tracepoint_params)
-from pybpftrace.semantic import binaries
+from pybpftrace.semantic import binaries, dwarf, usdt
 
 # The arguments `-lv` shows for 0.17's iterators (probe_types.ITERATORS).  Named
 # without a wildcard, one the kernel cannot run is an error, as in 0.17 (whose
@@ -143,9 +143,11 @@ class _Listing:
     def resolve_target(self, ap: AttachPointSpec, span: Span) -> None:
         kind = "usdt" if ap.kind.name == "usdt" else "uprobe"
         if not ap.target and kind == "usdt":
-            self.diag(self.errors, "usdt probe must specify at least path or pid to probe", span)
+            if not self.pid:
+                self.diag(self.errors, "usdt probe must specify at least path or pid to probe",
+                          span)
             return
-        if ap.target == "*":
+        if ap.target == "*" or (kind == "usdt" and self.pid and has_wildcard(ap.target)):
             return
         lib = None
         if self.pid and ap.target.startswith("lib") and not has_wildcard(ap.target):
@@ -181,7 +183,12 @@ class _Listing:
                 return [ap.target + ":"]
             return _search(f"{ap.target}:{ap.func}", _for_binaries(ap.target, _elf_functions))
         if name == "usdt":
-            return _search(f"{ap.target}:{ap.ns or '*'}:{ap.func}", _for_binaries(ap.target, _usdt_probes))
+            if self.pid and (not ap.target or has_wildcard(ap.target)):  # the process's files
+                return _search(f"{ap.target or '*'}:{ap.ns or '*'}:{ap.func}",
+                               [f"{path}:{p}" for path in binaries.process_binaries(self.pid)
+                                for p in usdt.probe_names(path)])
+            return _search(f"{ap.target}:{ap.ns or '*'}:{ap.func}",
+                           _for_binaries(ap.target, usdt.probe_names))
         if name == "iter":
             return _search(ap.func, ITER_ARGS if os.path.exists(VMLINUX_BTF) else [])
         if name == "rawtracepoint":
@@ -226,10 +233,13 @@ class _Listing:
             return [f"{b.type_name(p.type)} {p.name}" for p in proto.params] + \
                 [f"{b.type_name(proto.ret)} retval"] * bool(proto.ret)
         if name == "uprobe":
-            path = match.rsplit(":", 1)[0]
+            path, func = match.rsplit(":", 1)
             if path not in self.no_dwarf_warned and not _has_dwarf(path):
                 self.no_dwarf_warned.add(path)
                 self.warn(f'No DWARF found for "{path}", cannot show parameter info')
+            debug = dwarf.debug_info(path)
+            params = debug.function_params(func) if debug is not None else None
+            return [f"{p.spelling} {p.name}" for p in params or ()]
         return []
 
 
@@ -341,21 +351,6 @@ def _elf_functions(path: str) -> set[str]:
                              if s.name and s["st_shndx"] != "SHN_UNDEF"
                              and s["st_info"]["type"] in ("STT_FUNC", "STT_LOOS"))
     return names
-
-
-def _usdt_probes(path: str) -> list[str]:
-    """"provider:name" of each SystemTap SDT note (.note.stapsdt) in a binary."""
-    elf = _open_elf(path)
-    section = elf and elf.get_section_by_name(".note.stapsdt")
-    if not section:
-        return []
-    skip = 3 * elf.elfclass // 8  # pc, base and semaphore addresses
-    probes = []
-    for note in section.iter_notes():
-        if note["n_name"] == "stapsdt":
-            provider, name = note["n_descdata"][skip:].split(b"\0")[:2]
-            probes.append(f"{provider.decode()}:{name.decode()}")
-    return probes
 
 
 def _has_dwarf(path: str) -> bool:

@@ -37,6 +37,8 @@ from pybpftrace.resources import ProbeInfo
 
 VMLINUX = "vmlinux"
 FUNCTION_KINDS = {"kfunc": AttachType.TRACE_FENTRY, "kretfunc": AttachType.TRACE_FEXIT}
+# kprobes on a kernel that has only trampolines for them (semantic.kprobe_fentry)
+KPROBE_STAND_INS = {"kprobe": AttachType.TRACE_FENTRY, "kretprobe": AttachType.TRACE_FEXIT}
 BPFFS = "/sys/fs/bpf"
 _MODULE_NAME_LEN = 64  # MODULE_NAME_LEN
 
@@ -55,15 +57,15 @@ class Target:
 
 
 def target_of(probe: ProbeInfo) -> Target:
-    """The target of a fentry/fexit probe (kfunc/kretfunc), an iterator or a
-    raw tracepoint loaded as tp_btf; its module is the probe's target (""
-    or "vmlinux": the kernel itself)."""
+    """The target of a fentry/fexit probe (kfunc/kretfunc, or a kprobe/kretprobe
+    standing in for one), an iterator or a raw tracepoint loaded as tp_btf; its
+    module is the probe's target ("" or "vmlinux": the kernel itself)."""
     module = probe.target or VMLINUX
     if probe.provider == "iter":
         attach_type = AttachType.TRACE_ITER
         btf_id = kernelinfo.btf_id(module, f"bpf_iter_{probe.func}", BtfKind.FUNC)
-    elif probe.provider in FUNCTION_KINDS:
-        attach_type = FUNCTION_KINDS[probe.provider]
+    elif probe.provider in FUNCTION_KINDS or probe.provider in KPROBE_STAND_INS:
+        attach_type = FUNCTION_KINDS.get(probe.provider) or KPROBE_STAND_INS[probe.provider]
         btf_id = kernelinfo.btf_id(module, probe.func, BtfKind.FUNC)
     else:
         attach_type = AttachType.TRACE_RAW_TP

@@ -15,9 +15,9 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 from pybpftrace import driver
-from pybpftrace.lang import ast
 from pybpftrace.bpf.maps import Map, possible_cpus
 from pybpftrace.bpf.programs import Program, VerifierError
 from pybpftrace.bpf.sys import BpfError
@@ -42,7 +42,6 @@ from pybpftrace.runtime.watchpoints import Watchpoints
 from pybpftrace.runtime.formats import compile_printf
 from pybpftrace.runtime.symbols import SessionSymbolizer
 from pybpftrace.runtime.verifier import explain
-from pybpftrace.types import Kind
 
 RINGBUF_SIZE = 8 << 20  # default; BPFTRACE_PERF_RB_PAGES sets pages per CPU instead
 PAGE_SIZE = 4096
@@ -53,7 +52,7 @@ PROG_TYPES = {"BEGIN": ProgType.RAW_TRACEPOINT, "END": ProgType.RAW_TRACEPOINT,
               "tracepoint": ProgType.TRACEPOINT, "rawtracepoint": ProgType.RAW_TRACEPOINT,
               "interval": ProgType.PERF_EVENT,
               "profile": ProgType.PERF_EVENT, "software": ProgType.PERF_EVENT,
-              "uprobe": ProgType.KPROBE, "uretprobe": ProgType.KPROBE,
+              "uprobe": ProgType.KPROBE, "uretprobe": ProgType.KPROBE, "usdt": ProgType.KPROBE,
               "kprobe": ProgType.KPROBE, "kretprobe": ProgType.KPROBE,
               "watchpoint": ProgType.PERF_EVENT, "asyncwatchpoint": ProgType.PERF_EVENT}
 # Kinds whose programs on one event the kernel runs in reverse attach order
@@ -76,6 +75,8 @@ class RunOptions:
     procmon: ProcMon | None = None
     helper_check: int = 0      # -k / -kk
     no_warnings: bool = False  # --no-warnings (the text form of -k's warnings too)
+    # --emit-llvm: given the IR before and after optimisation, once compiled.
+    on_compiled: Callable[[str, str], None] | None = None
 
     @property
     def target_pid(self) -> int:
@@ -143,7 +144,7 @@ class Session:
                                f"scratch memory, more than the {SCRATCH_MAX} a per-CPU map value "
                                "can hold: store or print fewer of them, or smaller members")
         scratch = self._internal(MapType.PERCPU_ARRAY, 4, scratch_size, 1, "scratch")
-        limits = sorted(_stack_limits(self.analysed.program))
+        limits = sorted(driver.stack_limits(self.analysed.program))
         self.stack_maps = {n: self._stack_map(n) for n in limits}
         return InternalMaps(self.ringbuf_map.fd, self.status_map.fd, scratch.fd,
                             {n: m.fd for n, m in self.stack_maps.items()}, len(possible_cpus()),
@@ -231,7 +232,7 @@ class Session:
         program is attached to all its functions at once."""
         items = []
         for unit in units:
-            if unit.provider in kprobes.KPROBE_KINDS:
+            if unit.provider in kprobes.KPROBE_KINDS and not unit.ctx.tracing:
                 items.append((unit, None))
             else:
                 items += [(unit, p) for p in unit.probes if p.provider not in ("BEGIN", "END")]
@@ -246,7 +247,8 @@ class Session:
                 self.attachments += kprobes.attach_kprobes(unit.program, unit.probes, strict)
             else:
                 if self.opts.verbose:
-                    sys.stderr.write(f"Attaching {probe.name}\n")
+                    how = " (as fentry/fexit)" if probe.provider in kprobes.KPROBE_KINDS else ""
+                    sys.stderr.write(f"Attaching {probe.name}{how}\n")
                 if probe.provider in WATCH_KINDS:
                     attachment = self.watch.attach(unit.program, self.res.probes.index(probe))
                     self.attachments += [attachment] if attachment is not None else []
@@ -264,9 +266,10 @@ class Session:
                                                cookie=self.res.probes.index(probe))
         if kind == "rawtracepoint":
             return attaching.attach_raw_tracepoint(prog, probe.func)
-        if kind in ("uprobe", "uretprobe"):
+        if kind in ("uprobe", "uretprobe", "usdt"):
             return attaching.attach_uprobe(prog, probe.target, probe.offset,
-                                           retprobe=kind == "uretprobe", pid=self.opts.target_pid)
+                                           retprobe=kind == "uretprobe", pid=self.opts.target_pid,
+                                           ref_ctr=probe.ref_ctr)
         if kind in ("interval", "profile"):
             period, freq = (0, probe.freq) if probe.unit == "hz" else (probe.freq, 0)
             cpus = [0] if kind == "interval" else None
@@ -305,9 +308,14 @@ class Session:
         """Everything up to and including the attaching (BEGIN has run)."""
         internal = self.create_maps()
         units = driver.program_units(self.analysed, self.kinfo)
-        driver.generate(self.analysed, units, internal, self.params,
-                        cpid=self.opts.child.pid if self.opts.child is not None else 0,
-                        helper_check=self.opts.helper_check)
+        listing = driver.Listing() if self.opts.on_compiled is not None else None
+        optimised = driver.generate(self.analysed, units, internal, self.params,
+                                    cpid=self.opts.child.pid if self.opts.child is not None else 0,
+                                    helper_check=self.opts.helper_check, listing=listing)
+        if listing is not None:
+            self.opts.on_compiled(listing.original_ir, optimised)
+        if not self.opts.no_warnings:
+            sys.stderr.write(driver.codegen_warnings(self.analysed))
         # fentry/fexit cannot even be loaded where the kernel lacks them.
         self.check_attachable([u for u in units if u.provider in trampolines.FUNCTION_KINDS])
         self.load(units)
@@ -567,13 +575,3 @@ def _expected_attach_type(unit: driver.ProgramUnit) -> int:
 def _probe_names(unit: driver.ProgramUnit) -> str:
     """The probes a program serves, for messages: the first three, then "..."."""
     return ", ".join(p.name for p in unit.probes[:3]) + (", ..." if len(unit.probes) > 3 else "")
-
-
-def _stack_limits(node) -> set[int]:
-    """The limits of the kstack/ustack values a program makes (one stack map each)."""
-    found = set()
-    if isinstance(node, ast.Expr) and node.type.kind in (Kind.KSTACK, Kind.USTACK):
-        found.add(node.type.stack_limit)
-    for c in ast.children(node):
-        found |= _stack_limits(c)
-    return found

@@ -7,6 +7,7 @@ naming the kernel feature when the kernel is what lacks it.
 from __future__ import annotations
 
 import fnmatch
+import os
 
 from pybpftrace import probe_types as pt
 from pybpftrace.diag import Diagnostics
@@ -21,7 +22,7 @@ from pybpftrace.semantic.kinfo import KernelInfo
 # loaded where BPF trampolines are missing, so that their code is still checked.
 ATTACHABLE = {"BEGIN", "END", "tracepoint", "interval", "profile", "software", "rawtracepoint",
               "uprobe", "uretprobe", "kfunc", "kretfunc", "kprobe", "kretprobe", "iter",
-              "watchpoint", "asyncwatchpoint"}
+              "watchpoint", "asyncwatchpoint", "usdt"}
 # kprobes are resolved and compiled on every kernel; one without kprobes is told
 # so when attaching (runtime.session), after the programs passed the verifier.
 
@@ -154,6 +155,8 @@ def _concrete(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
         return [ProbeInfo(f"rawtracepoint:{n}", kind, "", n) for n in found]
     if kind in ("uprobe", "uretprobe"):
         return _uprobes(spec, ap, diags, process.pid)
+    if kind == "usdt":
+        return _usdts(spec, ap, diags, process.pid)
     if kind in ("watchpoint", "asyncwatchpoint"):
         return _watchpoints(spec, ap, diags, process)
     if kind in ("kfunc", "kretfunc"):
@@ -289,6 +292,66 @@ def _uprobes(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
     if not out and pt.has_wildcard(spec.func) and not diags.has_errors():
         diags.error(f"uprobes not found: {spec.target}:{spec.func}", ap.loc)
     return out
+
+
+def _usdt_binaries(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+                   pid: int) -> list[str]:
+    """The files a usdt attach point searches, as 0.17 finds them: the target
+    (a glob: every match; else the first, with a warning when $PATH has more),
+    or with -p and no target (or a glob) the files the process maps; with -p
+    they are named as the process maps them."""
+    if pid > 0 and (not spec.target or pt.has_wildcard(spec.target)):
+        return [p for p in binaries.process_binaries(pid)
+                if not spec.target or pt.wildcard_match(spec.target, p)]
+    if not spec.target:
+        diags.error("usdt probe must specify at least path or pid to probe", ap.loc)
+        return []
+    paths = binaries.resolve_binary_path(spec.target, pid)
+    if not paths:
+        diags.error(f"usdt target file '{spec.target}' does not exist or is not executable",
+                    ap.loc)
+    elif len(paths) > 1 and not pt.has_wildcard(spec.target):
+        diags.warning(f"attaching to usdt target file '{paths[0]}' but matched {len(paths)} "
+                      "binaries", ap.loc)
+    paths = paths if pt.has_wildcard(spec.target) else paths[:1]
+    return [_mapped_name(path, pid) for path in paths] if pid > 0 else paths
+
+
+def _mapped_name(path: str, pid: int) -> str:
+    """A file as process `pid` maps it (named through /proc/PID/root, as 0.17's
+    usdt probes with -p are), or `path` when the process does not map it."""
+    for mapped in binaries.process_binaries(pid):
+        try:
+            if os.path.samefile(mapped, path):
+                return mapped
+        except OSError:
+            continue
+    return path
+
+
+def _usdts(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,
+           pid: int) -> list[ProbeInfo]:
+    """usdt:BINARY:[PROVIDER:]NAME (globs anywhere): one concrete probe per
+    location of each matching probe (an inlined marker has several), each
+    with its semaphore and its arguments (semantic.usdt)."""
+    from elftools.common.exceptions import ELFError
+
+    from pybpftrace.semantic import usdt
+
+    out = []
+    for path in _usdt_binaries(spec, ap, diags, pid):
+        try:
+            found = usdt.notes(path)
+        except (OSError, ELFError) as e:
+            diags.error(f"usdt target file '{path}' is not a readable ELF file: {e}", ap.loc)
+            continue
+        for note in found:
+            if pt.wildcard_match(spec.ns or "*", note.provider) and \
+                    pt.wildcard_match(spec.func, note.name):
+                out.append(ProbeInfo(f"usdt:{path}:{note.provider}:{note.name}", "usdt", path,
+                                     note.name, offset=note.offset, ref_ctr=note.semaphore,
+                                     usdt_args=note.args))
+    return out  # none found: as 0.17, the probe is left out ("No probes to attach")
 
 
 def _watchpoints(spec: pt.AttachPointSpec, ap: ast.AttachPoint, diags: Diagnostics,

@@ -101,3 +101,24 @@ def library_of_process(libname: str, pid: int) -> str | None:
         if f"/lib{libname}." in path or f"/lib{libname}-" in path:
             return path_for_pid_mountns(pid, path) if pid_in_different_mountns(pid) else path
     return None
+
+
+def process_binaries(pid: int) -> list[str]:
+    """The executable and libraries process `pid` maps, in map order, each once,
+    named through /proc/PID/root as 0.17 names them: where `usdt:PROVIDER:NAME`
+    with -p looks for probes (bcc's USDT context of a pid)."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    found: list[str] = []
+    for line in lines:
+        parts = line.split(None, 5)
+        path = parts[5] if len(parts) == 6 else ""
+        if not path.startswith("/"):
+            continue
+        path = path_for_pid_mountns(pid, path)
+        if path not in found and is_probeable(path):
+            found.append(path)
+    return found

@@ -48,6 +48,10 @@ class KernelInfo(Protocol):
     def kernel_lacks(self, provider: str) -> str | None:
         """A sentence saying why this kernel cannot attach `provider` probes, or None."""
 
+    def kprobe_attach_method(self) -> str | None:
+        """How kprobes attach (bpf.features.kprobe_attach_method): "fentry" makes
+        kprobe/kretprobe programs fentry/fexit ones.  Optional (not "fentry")."""
+
     def kernel_btf(self):
         """The kernel's BTF (a pybpftrace.btf.Btf: lookup, member, resolve, get,
         sizeof, type_name), or None when it has none.  Optional: a KernelInfo

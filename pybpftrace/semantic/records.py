@@ -8,6 +8,9 @@ questions btftypes answers for BTF (record, named type, enumerator, members,
 complete value layout) over both sources.  A script record is a
 `Kind.RECORD` Type without a `btf_id`, found by name; a member of either
 kind is a `btftypes.MemberAccess`, which is all codegen needs to read it.
+
+In a uprobe's program, 0.17 also finds records in the probed binary's DWARF
+(semantic.dwarf, a CDefs too), after the script's and before BTF's.
 """
 from __future__ import annotations
 
@@ -32,12 +35,24 @@ class Field(NamedTuple):
 
 
 class Records:
-    def __init__(self, cdefs, btf):
+    def __init__(self, cdefs, btf, dwarf=lambda: None):
         self.cdefs = cdefs   # semantic.cdefs.CDefs, or None when the script has no C definitions
         self.btf = btf       # () -> the kernel's BTF or None (asked for when first needed)
+        self.dwarf = dwarf   # () -> the probed binary's semantic.dwarf.DebugInfo, or None
+
+    def _defs(self, name: str):
+        """(the C definitions defining record `name`, its Record), or (None, None):
+        the script's, else (only asked when needed) the probed binary's DWARF."""
+        if not name:
+            return None, None
+        if self.cdefs is not None and (rec := self.cdefs.record(name)) is not None:
+            return self.cdefs, rec
+        debug = self.dwarf() if name.split()[:1] in (["struct"], ["union"]) else None
+        rec = debug.record(name) if debug is not None else None
+        return (debug, rec) if rec is not None else (None, None)
 
     def _script(self, name: str):
-        return self.cdefs.record(name) if self.cdefs is not None and name else None
+        return self._defs(name)[1]
 
     def _sized(self, t: Type | None, depth: int = 0) -> Type | None:
         """`t` with its records resolved: a script struct names what it points
@@ -77,9 +92,9 @@ class Records:
 
     def field(self, t: Type, name: str) -> Field:
         """Member `name` of record type `t`; raises UnknownRecord or NoSuchField."""
-        rec = self._script(t.name)
+        defs, rec = self._defs(t.name)
         if rec is not None:
-            m = self.cdefs.member(rec, name)
+            m = defs.member(rec, name)
             if m is None:
                 raise NoSuchField(name)
             return Field(self._sized(m.ctype.type),

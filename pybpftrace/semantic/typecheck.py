@@ -44,7 +44,7 @@ from pybpftrace.semantic.builtins import (
     BUILTIN_VARIABLES, MAX_STACK_SIZE, PT_REGS, STACK_MODES, STRING_SIZE, SUPPORTED_FUNCTIONS,
     UNAVAILABLE_IN, UNSAFE_FUNCTIONS, signal_number,
 )
-from pybpftrace.semantic import btftypes
+from pybpftrace.semantic import btftypes, dwarf
 from pybpftrace.semantic.records import NoSuchField, Records, UnknownRecord
 from pybpftrace.semantic.kinfo import FunctionProto, TracepointField
 from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type, describe, typestr
@@ -278,6 +278,16 @@ def _is_raw_args(t: Type) -> bool:
     return t.kind is Kind.RECORD and t.ctx and t.name.startswith(tuple(_ARGS_RECORDS.values()))
 
 
+# 0.17's placeholder record of a uprobe's `args`: its fields are the probed
+# function's parameters, from DWARF (semantic.dwarf), each read from its register.
+UPROBE_ARGS = "struct uprobe_args"
+
+
+def _is_uprobe_args(t: Type) -> bool:
+    return t.ctx and t.name == UPROBE_ARGS or (t.kind is Kind.PTR and t.inner is not None
+                                               and t.ctx and t.inner.name == UPROBE_ARGS)
+
+
 def tracepoint_struct(category: str, event: str) -> str:
     return f"struct _tracepoint_{category}_{event}"
 
@@ -314,7 +324,10 @@ class TypeChecker:
         self._kernel_btf = kernel_btf or (lambda: None)  # KernelInfo.kernel_btf
         self._btf = None
         self._btf_asked = False
-        self.records = Records(cdefs, self.btf)  # the script's C definitions (semantic.cdefs), then BTF
+        # The script's C definitions (semantic.cdefs), a uprobe binary's DWARF, then BTF.
+        self.records = Records(cdefs, self.btf, self.debug_info)
+        self._debug_infos: dict[int, object] = {}  # probe -> semantic.dwarf.DebugInfo | None
+        self._uprobe_params: dict[int, tuple] = {}  # probe -> (dwarf Params | None, error, loc)
         self.params = params
         self.strlen = strlen
         self.unsafe = unsafe
@@ -601,7 +614,7 @@ class TypeChecker:
             return
         value = self.desugared(s)
         t = self.value_type(self.expr(value))
-        if _is_raw_args(t):
+        if _is_raw_args(t) or _is_uprobe_args(t):
             self.error("args cannot be assigned to a variable", s.op_loc if s.op is None else s.loc)
             return
         if self.copies_aggregate(value, t):
@@ -795,6 +808,8 @@ class TypeChecker:
                                "and 'usdt' probes", e.loc)
             if int(name[3]) > MAX_ARG and "rawtracepoint" not in providers:
                 self.error(f"x86_64 doesn't support {name}", e.loc)
+            elif "usdt" in providers:
+                self.check_usdt_arg(int(name[3]), e)
             return UINT64
         if name.startswith("sarg") and len(name) == 5 and name[4].isdigit():
             for ap in self.probe.attach_points if self.probe else []:
@@ -817,6 +832,10 @@ class TypeChecker:
             return Type(Kind.RECORD, name=raw_tracepoint_struct(first.func if first else "",
                                                                 self.single_provider()),
                         ctx=True)
+        if name == "args" and self.single_provider() == "uprobe":
+            # 0.17: a placeholder whose fields (`args->NAME`) are the function's parameters.
+            e.addrspace = "user"
+            return Type(Kind.PTR, inner=Type(Kind.RECORD, name=UPROBE_ARGS), ctx=True)
         if name == "args":
             t = NONE
             for ap in (self.probe.attach_points if self.probe else []):
@@ -951,6 +970,8 @@ class TypeChecker:
     def record_field(self, t: Type, e: ast.FieldAccess) -> Type:
         if _is_raw_args(t):
             return self.raw_tracepoint_arg(e)
+        if _is_uprobe_args(t):
+            return self.uprobe_arg(e)
         if not (t.ctx and t.name.startswith("struct _tracepoint_")):
             return self.btf_field(t, e)
         found = NONE
@@ -1030,6 +1051,73 @@ class TypeChecker:
         else:
             self.error("invalid program type", e.loc)
         return NONE
+
+    def uprobe_arg(self, e: ast.FieldAccess) -> Type:
+        """`args->NAME` of a uprobe: parameter NAME of the function, typed from
+        DWARF, read from its argument register (`e.arg_index`) by codegen."""
+        params = self.uprobe_params()
+        if params is None:
+            return NONE
+        index = next((i for i, p in enumerate(params) if p.name == e.field), None)
+        if index is None:
+            self.error(f"Can't find function parameter {e.field}", e.loc)
+            return NONE
+        t = params[index].ctype.type
+        # 0.17 reads a struct passed by value from a register too (garbage): refused here.
+        if t is None or t.kind not in (Kind.INT, Kind.PTR):
+            self.error(f"{e.field} has unsupported type", e.loc)
+            return NONE
+        if index > MAX_ARG:
+            self.error(f"{e.field} is parameter {index}: only the first {MAX_ARG + 1}, passed "
+                       "in registers, can be read", e.loc)
+            return NONE
+        e.arg_index = index
+        e.addrspace = "user"
+        return t
+
+    def uprobe_params(self):
+        """The DWARF parameters (semantic.dwarf.Param) of this uprobe's functions
+        (the first's; all must agree, as in 0.17), or None after reporting why."""
+        found = self._uprobe_params.get(id(self.probe))
+        if found is None:
+            found = self._uprobe_params[id(self.probe)] = self._find_uprobe_params()
+        params, problem, loc = found
+        if problem:
+            self.error(problem, loc)
+        return params
+
+    def _find_uprobe_params(self) -> tuple:
+        ap = next(a for a in self.probe.attach_points if a.provider == "uprobe")
+        first = None
+        for p in self.probe.expansions:
+            debug = dwarf.debug_info(p.target)
+            if debug is None:
+                return None, f"No debuginfo found for {ap.target}", ap.loc
+            params = debug.function_params(p.func) or []
+            key = [(x.name, x.ctype.type) for x in params]
+            if first is None:
+                first = params, key
+            elif key != first[1]:
+                return None, "Probe has attach points with mixed arguments", ap.loc
+        return (first[0] if first else []), "", None
+
+    def debug_info(self):
+        """The DWARF of this uprobe probe's binary (0.17 looks for records there
+        first), or None: not a uprobe probe, or no debug info."""
+        key = id(self.probe)
+        if key not in self._debug_infos:
+            first = next((p for p in (self.probe.expansions if self.probe else [])
+                          if p.provider in ("uprobe", "uretprobe")), None)
+            self._debug_infos[key] = dwarf.debug_info(first.target) if first else None
+        return self._debug_infos[key]
+
+    def check_usdt_arg(self, index: int, e: ast.Builtin) -> None:
+        """argN of a usdt probe must be in every location's note (semantic.usdt),
+        in 0.17's words (which it says without a location, when generating code)."""
+        for p in self.probe.expansions if self.probe else ():
+            if p.provider == "usdt" and (p.usdt_args is None or index >= len(p.usdt_args)):
+                self.error(f"couldn't get argument {index} for {p.name[len('usdt:'):]}", e.loc)
+                return
 
     def iter_context(self, e: ast.Builtin) -> Type:
         """`ctx` of an iterator: a pointer to the kernel's `struct bpf_iter__<name>`
@@ -1132,8 +1220,13 @@ class TypeChecker:
         if t.ctx and ft.kind in (Kind.ARRAY, Kind.RECORD):
             ft = replace(ft, ctx=True)  # e.g. ((struct bpf_perf_event_data *)ctx)->regs.ax
         # As in 0.17, a member is where its struct is: user memory for a struct
-        # reached from a user address (a uprobe's arg0), else the kernel's.
-        e.addrspace = "user" if self.space(e.expr) == "user" else "kernel"
+        # reached from a user address (a uprobe's arg0), else the kernel's; unknown
+        # where neither it nor the probe kind tells (`((struct x *)0)->a` in BEGIN).
+        space = self.space(e.expr)
+        if space == "none" and _ADDRSPACE.get(self.single_provider(), "none") == "none":
+            e.addrspace = "none"
+        else:
+            e.addrspace = "user" if space == "user" else "kernel"
         return ft
 
     def expr_ArrayAccess(self, e: ast.ArrayAccess) -> Type:

@@ -329,3 +329,118 @@ def test_async_watchpoint_keeps_the_process_running(target):
             "-c", f"{target} 1", timeout=30)
     assert p.returncode == 0, p.stderr
     assert "hit\n" in p.stdout
+
+
+# ---- -d/-dd, --emit-llvm, --emit-elf ------------------------------------------
+
+def test_dd_shows_the_ir_before_and_after_optimisation_without_running():
+    p = run("-dd", "-e", "BEGIN { @ = count(); exit(); }")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    for stage in ("parser", "Semantic", "NodeCounter", "ResourceAnalyser"):
+        assert f"\nAST after: {stage}\n-------------------\n" in out
+    before, after = out.split("Before optimization\n-------------------\n\n")[1].split(
+        "\nAfter optimization\n------------------\n\n")
+    assert 'section "prog_p0_0"' in before and 'section "prog_p0_0"' in after
+    assert "Attaching" not in out
+    assert "Before optimization" not in run("-d", "-e", "BEGIN { exit(); }").stdout
+    p = run("-ddd", "-e", "BEGIN { exit(); }")
+    assert p.returncode == 1 and p.stderr.startswith("USAGE:")
+
+
+def test_emit_llvm_writes_both_irs_and_still_runs(tmp_path):
+    p = run("--emit-llvm", str(tmp_path / "prog"), "--usdt-file-activation", "--no-warnings",
+            "-e", 'BEGIN { printf("ran\\n"); exit(); }')
+    assert p.returncode == 0, p.stderr
+    assert "ran\n" in p.stdout
+    original = (tmp_path / "prog.original.ll").read_text()
+    optimised = (tmp_path / "prog.optimized.ll").read_text()
+    assert 'section "prog_p0_0"' in original and 'section "prog_p0_0"' in optimised
+    assert original != optimised
+
+
+def test_emit_elf_is_a_dry_run_with_0_17_section_names(tmp_path):
+    from pybpftrace.codegen.emit import elf_sections
+
+    elf = tmp_path / "prog.o"
+    p = run("--emit-elf", str(elf), "-e", "BEGIN { @ = count(); } "
+            "tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write "
+            "{ @c[args->count] = count(); } i:s:1, i:s:2 { exit(); }")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    names = [n for n, _ in elf_sections(elf.read_bytes()) if n.startswith("s_")]
+    assert names == ["s_BEGIN_1", "s_tracepoint:syscalls:sys_enter_read_1",
+                     "s_tracepoint:syscalls:sys_enter_write_2", "s_interval:s:1,interval:s:2_1"]
+    p = run("--emit-elf", str(tmp_path / "no" / "prog.o"), "-e", "BEGIN { exit(); }")
+    assert p.returncode == 1
+    assert p.stderr == (f"ERROR: failed to write elf: Failed to open: {tmp_path}/no/prog.o: "
+                        "No such file or directory\n")
+
+
+def _map_fds_in(insns: bytes, fds: dict[int, int]) -> bytes:
+    """`insns` with each map number of a BPF_PSEUDO_MAP_FD/VALUE ld_imm64 (what
+    --emit-elf writes, as 0.17's ELF holds map ids) replaced by a real map's fd."""
+    import struct
+
+    out = bytearray(insns)
+    for off in range(0, len(out), 8):
+        if out[off] == 0x18 and out[off + 1] >> 4 in (1, 2):
+            struct.pack_into("<i", out, off + 4, fds[struct.unpack_from("<i", out, off + 4)[0]])
+    return bytes(out)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case_id, kinds", [
+    ("003-tcp-sendmsg-bt", ["kprobe", "kretprobe"]),
+    ("003-offwake-bt", ["BEGIN", "kprobe", "kprobe", "END"]),
+])
+def test_emit_elf_of_the_seed_tools_loads_through_the_verifier(tmp_path, case_id, kinds):
+    """The seeds' tcp_sendmsg.bt and offwake.bt compile here (--emit-elf), and
+    the ELF's programs, given real maps, pass the kernel's verifier: the
+    kprobe ones as BPF_PROG_TYPE_KPROBE programs (this kernel cannot attach
+    kprobes, but loads their programs)."""
+    import io
+    import tomllib
+    from pathlib import Path
+
+    from pybpftrace import driver
+    from pybpftrace.bpf.programs import Program
+    from pybpftrace.bpf.uapi import ProgType
+    from pybpftrace.codegen.emit import elf_sections
+    from pybpftrace.output.text import TextOutput
+    from pybpftrace.probes.kernelinfo import KernelInfo
+    from pybpftrace.runtime.session import PROG_TYPES, RunOptions, Session
+
+    seeds = Path("/work/shared/seeds-check/cases.toml")
+    if not seeds.exists():
+        pytest.skip("seeds-check cases not present")
+    (case,) = [c for c in tomllib.loads(seeds.read_text())["case"] if c["id"] == case_id]
+    script, elf = tmp_path / "tool.bt", tmp_path / "tool.o"
+    script.write_text(case["program"])
+    p = run("--emit-elf", str(elf), str(script))
+    assert (p.returncode, p.stdout) == (0, ""), p.stderr
+    sections = [(n, data) for n, data in elf_sections(elf.read_bytes()) if n.startswith("s_")]
+    # The same analysis numbers the maps alike; real maps stand for the numbers.
+    kinfo = KernelInfo()
+    analysed = driver.analyse(case["program"], str(script), kinfo, driver.Options(dry_run=True))
+    numbers = driver.dry_run_maps(analysed)
+    user = {m.name: m.fd for m in analysed.resources.maps}
+    session = Session(analysed, kinfo, TextOutput(io.BytesIO(), io.BytesIO()), [], RunOptions())
+    try:
+        real = session.create_maps()
+        fds = {numbers.ringbuf: real.ringbuf, numbers.status: real.status,
+               numbers.scratch: real.scratch,
+               **{numbers.stacks[n]: real.stacks[n] for n in numbers.stacks},
+               **{user[m.name]: m.fd for m in analysed.resources.maps}}
+        loaded = []
+        for name, insns in sections:
+            kind = name[2:].split(":")[0].rsplit("_", 1)[0]  # s_kprobe:f_1 -> kprobe
+            prog = Program.load(PROG_TYPES[kind], _map_fds_in(insns, fds), name=kind)
+            try:
+                assert prog.info().verified_insns > 0
+                assert kind not in ("kprobe", "kretprobe") or prog.prog_type == ProgType.KPROBE
+            finally:
+                prog.close()
+            loaded.append(kind)
+    finally:
+        session.close()
+    assert loaded == kinds

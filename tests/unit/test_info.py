@@ -52,7 +52,7 @@ Build
   LLVM: 22.1.0
   unsafe uprobe: no
   bfd: no
-  libdw (DWARF support): no
+  libdw (DWARF support): yes
 
 Kernel helpers
   probe_read: yes
@@ -116,7 +116,7 @@ def test_answers_follow_the_features():
         assert f"  {label}: no\n" in no
         assert f"  {label}: yes\n" in yes
     # Build facts are ours, not the kernel's.
-    assert "  bfd: no\n" in yes and "  libdw (DWARF support): no\n" in yes
+    assert "  bfd: no\n" in yes and "  libdw (DWARF support): yes\n" in yes
 
 
 def test_print_info_writes_the_report(monkeypatch):
