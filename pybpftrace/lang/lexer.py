@@ -158,7 +158,6 @@ class Lexer:
         self.macros = macros       # the C definitions' macros (lang.preprocess.Macros), or None
         self.pending: list[Token] = []  # the rest of a macro's expansion
         self.last = ""             # kind of the last body/predicate token
-        self.in_tag = False        # after `struct`/`union`/`enum`, before its name's end
         self.pos = 0
         self.line = 1
         self.col = 1
@@ -277,7 +276,6 @@ class Lexer:
             if self.depth == 0:
                 self.state = HEADER
         self.last = tok.kind
-        self.in_tag = tok.kind in ("struct", "union", "enum") or (self.in_tag and tok.kind == "IDENT")
         return tok
 
     def _header_token(self) -> Token:
@@ -379,11 +377,6 @@ class Lexer:
                     and self.last not in ("struct", "union", "enum"):
                 return self._expand(word)
             return self._token(word if word in KEYWORDS else "IDENT", len(word), word)
-        if self.in_tag and ch in "*)":
-            # 0.17's lexer reads the `*` or `)` ending a struct name twice (it
-            # ends the name, then is put back): the rest of the line is one
-            # column further right.
-            self.col += 1
         for op in OPERATORS:
             if src.startswith(op, pos):
                 return self._token(op, len(op))

@@ -284,8 +284,9 @@ UPROBE_ARGS = "struct uprobe_args"
 
 
 def _is_uprobe_args(t: Type) -> bool:
-    return t.ctx and t.name == UPROBE_ARGS or (t.kind is Kind.PTR and t.inner is not None
-                                               and t.ctx and t.inner.name == UPROBE_ARGS)
+    """`args` of a uprobe (a pointer), or what `->` reaches through it."""
+    record = t.inner if t.kind is Kind.PTR and t.inner is not None else t
+    return t.ctx and record.name == UPROBE_ARGS
 
 
 def tracepoint_struct(category: str, event: str) -> str:

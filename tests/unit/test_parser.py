@@ -348,9 +348,10 @@ def test_seed_syntax_error_is_rejected():
     ("BEGIN { $x[1 }", "stdin:1:14-15: ERROR: syntax error, unexpected }, expecting ]"),
     ("BEGIN { (uint32 }", 'stdin:1:17-18: ERROR: syntax error, unexpected }, expecting ) or ","'),
     ("BEGIN { (uint32) }", "stdin:1:18-19: ERROR: syntax error, unexpected }"),
-    # 0.17's lexer reads the `*` ending a struct name twice: one column further right
-    ("BEGIN { (struct x * }", "stdin:1:22-23: ERROR: syntax error, unexpected }, expecting ) or *"),
-    ("BEGIN { (struct x ** }", "stdin:1:23-24: ERROR: syntax error, unexpected }, expecting )"),
+    # 0.17 puts these one column further right (its lexer reads the `*` ending a
+    # struct name twice), a plain bug we do not copy
+    ("BEGIN { (struct x * }", "stdin:1:21-22: ERROR: syntax error, unexpected }, expecting ) or *"),
+    ("BEGIN { (struct x ** }", "stdin:1:22-23: ERROR: syntax error, unexpected }, expecting )"),
     ("BEGIN { sizeof(1 }", 'stdin:1:18-19: ERROR: syntax error, unexpected }, expecting ) or ","'),
     ("BEGIN { unroll 1 {} }", "stdin:1:16-17: ERROR: syntax error, unexpected integer, expecting ("),
     ("BEGIN { unroll(1) 1 }", "stdin:1:19-20: ERROR: syntax error, unexpected integer, expecting {"),
