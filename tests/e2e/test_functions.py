@@ -177,9 +177,9 @@ def test_kstack_in_json_is_a_quoted_string(tmp_path):
 
 def test_ustack_modes_on_a_user_program(pie_target):
     out = trace_target(
-        f'tracepoint:syscalls:sys_enter_close /comm == "target_pie"/ {{ '
-        f'printf("A%sB\\n", ustack); printf("C%sD\\n", ustack(perf, 4)); '
-        f'printf("E%sF\\n", ustack(raw, 3)); }}',
+        'tracepoint:syscalls:sys_enter_close /comm == "target_pie"/ { '
+        'printf("A%sB\\n", ustack); printf("C%sD\\n", ustack(perf, 4)); '
+        'printf("E%sF\\n", ustack(raw, 3)); }',
         pie_target, b"F\n", times=3)  # two closes by ld.so, then the target's own
     # Frame pointers: level2 called close() last, so the frames go close, level1, main.
     assert re.search(r"^A\n        close\+\d+\n        level1\+\d+\n        main\+\d+\n", out,

@@ -12,14 +12,13 @@ import re
 import struct
 
 import pytest
-from fakekernel import NoKernel  # tests/unit/fakekernel.py
+from fakekernel import NoKernel, analyse, errors  # tests/unit/fakekernel.py
 from test_btf import Builder, kernelish  # tests/unit/test_btf.py
 
 from pybpftrace import driver
 from pybpftrace.btf import Kind as BtfKind
 from pybpftrace.codegen.emit import emit, new_module, optimise
 from pybpftrace.codegen.lower import InternalMaps, Lowerer
-from pybpftrace.diag import DiagnosticError
 from pybpftrace.probe_types import has_wildcard, parse_attach_point, wildcard_match
 from pybpftrace.semantic.kinfo import FunctionProto
 from pybpftrace.types import Kind
@@ -81,16 +80,6 @@ class FentryKernel(NoKernel):
 @pytest.fixture(scope="module")
 def kernel():
     return FentryKernel()
-
-
-def analyse(kernel, src):
-    return driver.analyse(src, "stdin", kernel, driver.Options())
-
-
-def errors(kernel, src) -> str:
-    with pytest.raises(DiagnosticError) as exc:
-        analyse(kernel, src)
-    return exc.value.diags.render()
 
 
 INTERNAL = InternalMaps(ringbuf=3, status=4, scratch=5, stacks={127: 6}, ncpus=2)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import struct
 
 import pytest
-from fakekernel import NoKernel  # tests/unit/fakekernel.py
+from fakekernel import NoKernel, analyse, errors  # tests/unit/fakekernel.py
 from test_btf import kernelish  # tests/unit/test_btf.py
 
 from pybpftrace import driver
 from pybpftrace.codegen.emit import emit, new_module
 from pybpftrace.codegen.lower import InternalMaps, Lowerer
-from pybpftrace.diag import DiagnosticError
 from pybpftrace.types import Kind
 
 
@@ -38,16 +37,6 @@ class IterKernel(NoKernel):
 @pytest.fixture(scope="module")
 def kernel():
     return IterKernel()
-
-
-def analyse(kernel, src):
-    return driver.analyse(src, "stdin", kernel, driver.Options())
-
-
-def errors(kernel, src) -> str:
-    with pytest.raises(DiagnosticError) as exc:
-        analyse(kernel, src)
-    return exc.value.diags.render()
 
 
 # ---- attach points -----------------------------------------------------------------

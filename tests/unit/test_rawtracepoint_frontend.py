@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from fakekernel import NoKernel  # tests/unit/fakekernel.py
+from fakekernel import NoKernel, analyse, errors  # tests/unit/fakekernel.py
 from test_typecheck_btf import blob  # tests/unit/test_typecheck_btf.py
 
 from pybpftrace import driver
 from pybpftrace.btf.types import Param
 from pybpftrace.codegen.emit import new_module, optimise
 from pybpftrace.codegen.lower import InternalMaps, Lowerer
-from pybpftrace.diag import DiagnosticError
 from pybpftrace.probe_types import check_attach_point, parse_attach_point
 from pybpftrace.types import Kind
 
@@ -33,16 +32,6 @@ class RawKernel(NoKernel):
 @pytest.fixture(scope="module")
 def kernel():
     return RawKernel(blob())
-
-
-def analyse(kernel, src):
-    return driver.analyse(src, "stdin", kernel, driver.Options())
-
-
-def errors(kernel, src) -> str:
-    with pytest.raises(DiagnosticError) as exc:
-        analyse(kernel, src)
-    return exc.value.diags.render()
 
 
 def lower(kernel, src) -> str:
