@@ -57,6 +57,7 @@ ENVIRONMENT:
     BPFTRACE_MAP_KEYS_MAX       [default: 4096] max keys in a map
     BPFTRACE_CAT_BYTES_MAX      [default: 10k] maximum bytes read by cat builtin
     BPFTRACE_MAX_PROBES         [default: 512] max number of probes
+    BPFTRACE_MAX_BPF_PROGS      [default: 512] max number of generated BPF programs
 
 EXAMPLES:
 pybpftrace -l '*sleep*'
@@ -373,7 +374,6 @@ def run(source: str, filename: str, args: Args, target: Target) -> int:
     )
     if opts.strlen > 200:
         raise UsageError("'BPFTRACE_STRLEN' must be <= 200")
-    max_probes = _env_int("BPFTRACE_MAX_PROBES", 512)
     kinfo = KernelInfo()
     on_parsed = (lambda program: _dump_ast("parser", program)) if args.debug else None
     try:
@@ -395,12 +395,6 @@ def run(source: str, filename: str, args: Args, target: Target) -> int:
     if not analysed.resources.probes:  # all were kprobes on functions the kernel lacks
         if not args.quiet:
             sys.stdout.write("No probes to attach\n")
-        return 1
-    if len(analysed.resources.probes) > max_probes:
-        sys.stderr.write(f"ERROR: Can't attach to {len(analysed.resources.probes)} probes because it "
-                         f"exceeds the current limit of {max_probes} probes.\nYou can increase the limit "
-                         "through the BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a "
-                         "high number of probes attached can cause your system to crash.\n")
         return 1
     return _execute(analysed, kinfo, args, opts, target)
 
@@ -474,6 +468,8 @@ def _execute(analysed, kinfo, args: Args, opts, target: Target) -> int:
     run_opts = RunOptions(verbose=args.verbose,
                           cat_bytes_max=_env_int("BPFTRACE_CAT_BYTES_MAX", 10240),
                           ringbuf_pages=_env_int("BPFTRACE_PERF_RB_PAGES", 0),
+                          max_probes=_env_int("BPFTRACE_MAX_PROBES", 512),
+                          max_programs=_env_int("BPFTRACE_MAX_BPF_PROGS", 512),
                           procmon=target.procmon, helper_check=args.helper_check,
                           no_warnings=args.no_warnings,
                           on_compiled=(lambda original, optimised:

@@ -69,6 +69,8 @@ class RunOptions:
     verbose: bool = False
     cat_bytes_max: int = 10240
     ringbuf_pages: int = 0  # per CPU; 0 for the default size
+    max_probes: int = 512    # BPFTRACE_MAX_PROBES
+    max_programs: int = 512  # BPFTRACE_MAX_BPF_PROGS
     # The traced process: -c's command (started once the probes are attached)
     # or -p's process.  Uprobes fire only in it; the run ends when it does.
     child: ChildProc | None = None
@@ -306,8 +308,9 @@ class Session:
 
     def setup(self) -> None:
         """Everything up to and including the attaching (BEGIN has run)."""
-        internal = self.create_maps()
         units = driver.program_units(self.analysed, self.kinfo)
+        self.check_limits(len(units))
+        internal = self.create_maps()
         listing = driver.Listing() if self.opts.on_compiled is not None else None
         optimised = driver.generate(self.analysed, units, internal, self.params,
                                     cpid=self.opts.child.pid if self.opts.child is not None else 0,
@@ -333,6 +336,21 @@ class Session:
         if os.environ.get("__BPFTRACE_NOTIFY_PROBES_ATTACHED") is not None:
             os.write(2, b"__BPFTRACE_NOTIFY_PROBES_ATTACHED\n")
         self.drain()
+
+    def check_limits(self, programs: int) -> None:
+        """0.17's two limits, in its order: programs generated, then probes attached."""
+        if programs > self.opts.max_programs:
+            raise SessionError(
+                f"Your program is trying to generate more than {programs} BPF programs, which "
+                f"exceeds the current limit of {self.opts.max_programs}.\nYou can increase the "
+                "limit through the BPFTRACE_MAX_BPF_PROGS environment variable.")
+        probes = len(self.res.probes)
+        if probes > self.opts.max_probes:
+            raise SessionError(
+                f"Can't attach to {probes} probes because it exceeds the current limit of "
+                f"{self.opts.max_probes} probes.\nYou can increase the limit through the "
+                "BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a high number of "
+                "probes attached can cause your system to crash.")
 
     def event_loop(self, wakeup_fd: int) -> None:
         ep = select.epoll()

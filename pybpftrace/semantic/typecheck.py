@@ -924,7 +924,12 @@ class TypeChecker:
     def expr_FieldAccess(self, e: ast.FieldAccess) -> Type:
         t = self.expr(e.expr)
         e.addrspace = self.space(e.expr)
-        if e.arrow and not _is_raw_args(t):  # `args->x` and `args.x` are alike there
+        # `args->x` and `args.x` are alike: on raw tracepoints and fentry `args`
+        # is a record, on tracepoints and uprobes a pointer (0.17's `->`; later
+        # bpftrace's `args` is a record, so `.` reaches through it too).
+        args_pointer = isinstance(e.expr, ast.Builtin) and e.expr.name == "args" \
+            and t.kind is Kind.PTR
+        if (e.arrow and not _is_raw_args(t)) or args_pointer:
             t = self.dereference(t, e.loc)
         if t.kind is Kind.PTR:
             self.error(f"Can not access field '{e.field}' on type '{describe(t)}'. Try "

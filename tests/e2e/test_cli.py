@@ -124,6 +124,20 @@ def test_max_probes_limit():
 
 
 @pytest.mark.kernel
+def test_max_programs_limit_comes_first():
+    """As in 0.17, the generated-programs limit is checked before the probes limit.
+    A wildcard that reads `probe` shares one program; `args` needs one each."""
+    shared = run("-e", "tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { exit(); }",
+                 env={"BPFTRACE_MAX_BPF_PROGS": "10"})
+    assert shared.returncode == 0, shared.stderr
+    p = run("-e", "tracepoint:syscalls:sys_enter_* { @[args.__syscall_nr] = count(); }",
+            env={"BPFTRACE_MAX_BPF_PROGS": "10", "BPFTRACE_MAX_PROBES": "10"})
+    assert p.returncode == 1
+    assert p.stderr.startswith("ERROR: Your program is trying to generate more than ")
+    assert "BPFTRACE_MAX_BPF_PROGS" in p.stderr and "MAX_PROBES" not in p.stderr
+
+
+@pytest.mark.kernel
 def test_many_tracepoints_exit_fast():
     """bpftrace 0.17 needs ~30 s here to detach ~360 syscall tracepoints."""
     proc = subprocess.Popen(

@@ -324,6 +324,16 @@ def test_tracepoint_args_join_and_addrspace_warning():
         "stdin:1:59-61: WARNING: Addrspace mismatch\n" + prog + "\n" + " " * 58 + "~~\n")
 
 
+def test_tracepoint_args_with_a_dot_as_later_bpftrace_writes_them():
+    """`args.f` (bpftrace >= 0.20's form) reads the same field as 0.17's `args->f`."""
+    prog = ('tracepoint:syscalls:sys_enter_execve /str(args.filename) == "/bin/echo"/ { '
+            'printf("%s %s %d\\n", str(args.filename), str(args->filename), '
+            'args.__syscall_nr == args->__syscall_nr); join(args.argv); exit(); }')
+    p = _traced(prog, ["/bin/echo", "x", "y"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[1:3] == ["/bin/echo /bin/echo 1", "/bin/echo x y"]
+
+
 def test_signal_kills_the_traced_process():
     prog = ('tracepoint:syscalls:sys_enter_clock_nanosleep /comm == "sleep"/ '
             '{ signal("KILL"); printf("killed %s\\n", comm); exit(); }')
