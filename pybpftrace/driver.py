@@ -146,7 +146,9 @@ def program_units(analysed: Analysed, kinfo: KernelInfo) -> list[ProgramUnit]:
     programs are fentry/fexit ones, one per function."""
     units = []
     typed_raw = getattr(kinfo, "typed_raw_tracepoint", lambda name: False)
-    kprobes_fentry = kprobe_fentry.via_fentry(kinfo)
+    # Asked only of programs with kprobes: finding out loads a probe program.
+    kprobes_fentry = any(p.provider in kprobe_fentry.KINDS for p in analysed.resources.probes) \
+        and kprobe_fentry.via_fentry(kinfo)
 
     def tracing(probe: ProbeInfo) -> bool:
         return probe.provider in ("kfunc", "kretfunc", "iter") or (

@@ -19,11 +19,13 @@ import os
 import re
 import struct
 
+from pybpftrace import btf
 from pybpftrace.bpf import sys, uapi
 from pybpftrace.bpf.maps import Map
 from pybpftrace.bpf.programs import Program, VerifierError
 from pybpftrace.bpf.sys import BpfError
 from pybpftrace.bpf.uapi import AttachType, Cmd, MapType, ProgType
+from pybpftrace.btf.types import Kind as BtfKind
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 KPROBE_PMU = "/sys/bus/event_source/devices/kprobe"
@@ -199,62 +201,24 @@ def instruction_limit() -> int:
 
 # ---- BTF -----------------------------------------------------------------------
 
-BTF_KIND_TYPEDEF, BTF_KIND_FUNC = 8, 12
-# Bytes that follow the 12-byte common header, per kind: fixed, and per vlen item.
-_BTF_EXTRA = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8),
-              14: (4, 0), 15: (0, 12), 17: (4, 0), 19: (0, 12)}
-
-
 @_probe
 def have_btf() -> bool:
     """The kernel describes its own types (/sys/kernel/btf/vmlinux)."""
     return os.path.exists(VMLINUX_BTF)
 
 
-@functools.cache
-def _btf_index() -> tuple[bytes, dict[tuple[int, int], int]]:
-    """(string section, {(kind, name offset): type id}) for the FUNCs and
-    TYPEDEFs of vmlinux BTF.  Only the type section is walked and names stay
-    offsets, which keeps the ~150k-type scan to about a tenth of a second."""
-    with open(VMLINUX_BTF, "rb") as f:
-        data = f.read()
-    magic, _, _, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
-        "<HBBIIIII", data)
-    if magic != 0xEB9F:
-        raise ValueError("not BTF")
-    strings = data[hdr_len + str_off:hdr_len + str_off + str_len]
-    index: dict[tuple[int, int], int] = {}
-    header = struct.Struct("<II").unpack_from
-    pos, end, type_id = hdr_len + type_off, hdr_len + type_off + type_len, 1
-    while pos < end:
-        name_off, info = header(data, pos)
-        kind, vlen = info >> 24 & 0x1F, info & 0xFFFF
-        if kind in (BTF_KIND_FUNC, BTF_KIND_TYPEDEF):
-            index[kind, name_off] = type_id
-        fixed, per_item = _BTF_EXTRA.get(kind, (0, 0))
-        pos += 12 + fixed + per_item * vlen
-        type_id += 1
-    return strings, index
-
-
-def _btf_id(kind: int, name: str) -> int:
-    """The vmlinux BTF id of a FUNC/TYPEDEF called `name`, or 0."""
+def _btf_id(kind: BtfKind, name: str) -> int:
+    """The vmlinux BTF id of a FUNC/TYPEDEF called `name`, or 0 (the lazy,
+    cached reader: a name costs a string search, not a walk of ~150k types)."""
     try:
-        strings, index = _btf_index()
+        return btf.vmlinux().find_one(name, kind) or 0
     except Exception:
         return 0
-    needle = b"\0" + name.encode() + b"\0"
-    start = strings.find(needle)
-    while start >= 0:  # BTF dedups strings, so this loop runs once or twice
-        if (type_id := index.get((kind, start + 1))):
-            return type_id
-        start = strings.find(needle, start + 1)
-    return 0
 
 
 def btf_func_id(name: str) -> int:
     """The BTF id of kernel function `name` (for fentry and iter attach), or 0."""
-    return _btf_id(BTF_KIND_FUNC, name)
+    return _btf_id(BtfKind.FUNC, name)
 
 
 # ---- probe types ---------------------------------------------------------------
@@ -307,7 +271,7 @@ def have_iter(name: str) -> bool:
 @_probe
 def have_tp_btf() -> bool:
     """A BTF-typed raw tracepoint program loads (against btf_trace_sched_switch)."""
-    return _tracing_loads(AttachType.TRACE_RAW_TP, _btf_id(BTF_KIND_TYPEDEF,
+    return _tracing_loads(AttachType.TRACE_RAW_TP, _btf_id(BtfKind.TYPEDEF,
                                                            "btf_trace_sched_switch"))
 
 

@@ -44,7 +44,7 @@ from pybpftrace.semantic.builtins import (
     BUILTIN_VARIABLES, MAX_STACK_SIZE, PT_REGS, STACK_MODES, STRING_SIZE, SUPPORTED_FUNCTIONS,
     UNAVAILABLE_IN, UNSAFE_FUNCTIONS, signal_number,
 )
-from pybpftrace.semantic import btftypes, dwarf
+from pybpftrace.semantic import btftypes
 from pybpftrace.semantic.records import NoSuchField, Records, UnknownRecord
 from pybpftrace.semantic.kinfo import FunctionProto, TracepointField
 from pybpftrace.types import INT64, NONE, UINT64, Int, Kind, String, Tuple, Type, describe, typestr
@@ -281,6 +281,13 @@ def _is_raw_args(t: Type) -> bool:
 # 0.17's placeholder record of a uprobe's `args`: its fields are the probed
 # function's parameters, from DWARF (semantic.dwarf), each read from its register.
 UPROBE_ARGS = "struct uprobe_args"
+
+
+def _debug_info(path: str):
+    """semantic.dwarf's debug info of `path`, imported on first use: DWARF
+    reading brings pyelftools and pycparser (~50 ms) that most programs never need."""
+    from pybpftrace.semantic import dwarf
+    return dwarf.debug_info(path)
 
 
 def _is_uprobe_args(t: Type) -> bool:
@@ -1096,7 +1103,7 @@ class TypeChecker:
         ap = next(a for a in self.probe.attach_points if a.provider == "uprobe")
         first = None
         for p in self.probe.expansions:
-            debug = dwarf.debug_info(p.target)
+            debug = _debug_info(p.target)
             if debug is None:
                 return None, f"No debuginfo found for {ap.target}", ap.loc
             params = debug.function_params(p.func) or []
@@ -1114,7 +1121,7 @@ class TypeChecker:
         if key not in self._debug_infos:
             first = next((p for p in (self.probe.expansions if self.probe else [])
                           if p.provider in ("uprobe", "uretprobe")), None)
-            self._debug_infos[key] = dwarf.debug_info(first.target) if first else None
+            self._debug_infos[key] = _debug_info(first.target) if first else None
         return self._debug_infos[key]
 
     def check_usdt_arg(self, index: int, e: ast.Builtin) -> None:

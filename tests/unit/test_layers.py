@@ -20,7 +20,7 @@ ALLOWED = {
     "lang": set(),
     "semantic": {"lang"},
     "codegen": {"lang", "semantic"},
-    "bpf": set(),
+    "bpf": {"btf"},   # bpf.features finds its fentry/iter/tp_btf probe targets in BTF
     "btf": set(),
     "probes": {"bpf", "btf", "semantic"},   # probes.kernelinfo implements semantic.kinfo
     "output": set(),

@@ -85,7 +85,7 @@ def test_tp_btf_targets_the_btf_trace_typedef():
                                                     "", "sched_switch"))
     load = fake.attrs["PROG_LOAD"]
     assert load.expected_attach_type == AttachType.TRACE_RAW_TP == 23
-    assert load.attach_btf_id == features._btf_id(features.BTF_KIND_TYPEDEF,
+    assert load.attach_btf_id == features._btf_id(features.BtfKind.TYPEDEF,
                                                   "btf_trace_sched_switch") != 0
     assert fake.attrs["LINK_CREATE"].attach_type == 23
     link.close()
