@@ -117,6 +117,10 @@ class Session:
         self.print_requested = False  # SIGUSR1 came
         self.exit_called = False      # exit() ran (a signal stops too, but keeps the events)
         self.exit_read = False        # ... and its EXIT record was read
+        # SIGINT/SIGTERM: the events already sent are still shown, but their
+        # system() commands are not started after the user asked to stop.
+        self.signalled = False
+        self.skipped_systems = 0
         self.watch = Watchpoints(self.res.probes, out, opts.target_pid)
         self.lost_reported = 0
         # printf ids -> compiled formatter (None: use the general one); text
@@ -397,7 +401,7 @@ class Session:
             self.drain()
 
     def _on_signal(self, signum, frame) -> None:
-        self.stopping = True
+        self.stopping = self.signalled = True
 
     def _on_sigusr1(self, signum, frame) -> None:
         self.print_requested = True
@@ -428,10 +432,13 @@ class Session:
         self.attachments = []
         if self.opts.child is not None:
             self.opts.child.terminate()  # as 0.17: the command does not outlive the tracing
-        if self.exit_called:  # as 0.17: read up to the EXIT record (its flag may come
-            self.stopping = self.exit_read  # first) and drop what the probes sent after it
-            self.drain()
-        self.stopping = False  # END's output is shown even after exit()
+        # What the probes sent before they were detached; after exit(), as
+        # 0.17, only up to its EXIT record (its flag may come first).
+        self.drain()
+        self.exit_read = False  # END's output is shown even after exit()
+        if self.skipped_systems:
+            sys.stderr.write(f"WARNING: {self.skipped_systems} system() commands requested "
+                             "before the stop were not run\n")
         for prog in self.end:
             prog.test_run(bytes(8))
         self.drain()
@@ -468,7 +475,7 @@ class Session:
 
     # ---- events -----------------------------------------------------------
     def on_event(self, record) -> None:
-        if self.stopping:
+        if self.exit_read:
             return
         action = int.from_bytes(record[0:8], "little")
         if action >= Action.PRINTF_BASE and self.batch_text:
@@ -494,6 +501,9 @@ class Session:
             info = res.cats[action - Action.CAT_BASE]
             self.cat(format_printf(info.fmt, self._args(info, record, sym)))
         elif action >= Action.SYSTEM_BASE:
+            if self.signalled:
+                self.skipped_systems += 1
+                return
             info = res.systems[action - Action.SYSTEM_BASE]
             self.system(format_printf(info.fmt, self._args(info, record, sym)))
         elif action == Action.EXIT:

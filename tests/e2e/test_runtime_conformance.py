@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -377,3 +378,19 @@ def test_columns_after_a_struct_cast_are_where_the_text_is():
         "stdin:1:56-61: ERROR: Struct/union of type 'struct foo' does not contain a field "
         "named 'b'",
         "stdin:1:68-80: ERROR: Unknown struct/union: 'struct bar'"]
+
+
+def test_ctrl_c_under_a_flood_of_system_calls_ends_at_once():
+    """other."sigint under heavy load": each sched_switch asks for a shell, which
+    switches again.  After SIGINT the events already sent are still read, but
+    their commands are not started (and say so); END comes at once."""
+    prog = 'tracepoint:sched:sched_switch { system("echo foo"); } END { printf("end\\n"); }'
+    with Tracer(prog, flags=("--unsafe",)) as t:
+        assert t.wait_for_output(b"foo\n")
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert t.stop(timeout=10) == 0
+        assert time.monotonic() - started < 3
+        assert t.stdout.decode().endswith("end\n\n\n")
+        assert re.search(r"^WARNING: \d+ system\(\) commands requested before the stop were "
+                         r"not run$", t.stderr.decode(), re.M)
