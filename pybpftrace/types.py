@@ -76,18 +76,8 @@ class Type:
         return self.kind is Kind.INT
 
     @property
-    def is_integral(self) -> bool:
-        """Usable as an integer operand (ints, pointers, symbol addresses, counters)."""
-        return self.kind in (Kind.INT, Kind.PTR, Kind.KSYM, Kind.USYM, Kind.COUNT, Kind.SUM,
-                             Kind.MIN, Kind.MAX, Kind.AVG)
-
-    @property
     def is_aggregation(self) -> bool:
         return self.kind in AGGREGATIONS
-
-    @property
-    def is_stack(self) -> bool:
-        return self.kind in (Kind.KSTACK, Kind.USTACK)
 
     # ---- layout -----------------------------------------------------------
     @property

@@ -2,8 +2,7 @@
 
 All nodes are declared here so they share one shape: a dataclass with a `loc`
 (source span).  Expressions also carry `type`, which the semantic passes fill
-in.  `Visitor` walks children generically, so a pass only overrides the nodes
-it cares about (`visit_Binop`, ...).
+in.  `children()` walks any node's sub-nodes generically.
 """
 from __future__ import annotations
 
@@ -261,16 +260,3 @@ def uses(node: Node, names: set[str]) -> bool:
         return True
     return any(uses(c, names) for c in children(node))
 
-
-class Visitor:
-    """Calls `visit_<ClassName>` if defined, else visits the children."""
-
-    def visit(self, node: Node):
-        meth = getattr(self, "visit_" + type(node).__name__, None)
-        if meth is not None:
-            return meth(node)
-        return self.generic_visit(node)
-
-    def generic_visit(self, node: Node):
-        for c in children(node):
-            self.visit(c)
