@@ -254,9 +254,15 @@ def children(node: Node):
                     yield x
 
 
+def builtins_and_calls(node: Node):
+    """The builtins and function calls of a subtree, in source order."""
+    if isinstance(node, (Builtin, Call)):
+        yield node
+    for c in children(node):
+        yield from builtins_and_calls(c)
+
+
 def uses(node: Node, names: set[str]) -> bool:
     """Does the subtree use one of these builtins or functions?"""
-    if isinstance(node, (Builtin, Call)) and node.name in names:
-        return True
-    return any(uses(c, names) for c in children(node))
+    return any(n.name in names for n in builtins_and_calls(node))
 

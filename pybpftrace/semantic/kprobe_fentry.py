@@ -29,14 +29,6 @@ def via_fentry(kinfo: KernelInfo) -> bool:
     return getattr(kinfo, "kprobe_attach_method", lambda: None)() == "fentry"
 
 
-def _uses(node: ast.Node):
-    """The builtins and calls of a subtree, in source order."""
-    if isinstance(node, (ast.Builtin, ast.Call)):
-        yield node
-    for c in ast.children(node):
-        yield from _uses(c)
-
-
 def _register_use(node: ast.Node) -> str | None:
     """What `node` names that lives in the probed task's registers, or None."""
     if isinstance(node, ast.Call) and node.name == "reg":
@@ -55,10 +47,10 @@ def fentry_expansions(probe: ast.Probe, kinfo: KernelInfo, diags: Diagnostics,
     warn = warn or (lambda text: sys.stderr.write(f"WARNING: {text}\n"))
     errors = Diagnostics(diags.source, diags.filename)
     kept = []
-    for node in _uses(probe):
+    for node in ast.builtins_and_calls(probe):
         if (what := _register_use(node)) is not None:
             errors.error(f"{what} is not available here: {_WHY} has no registers", node.loc)
-    args = [int(m[1]) for n in _uses(probe) if isinstance(n, ast.Builtin)
+    args = [int(m[1]) for n in ast.builtins_and_calls(probe) if isinstance(n, ast.Builtin)
             and (m := _ARG.fullmatch(n.name))]
     for p in (e for e in probe.expansions if e.provider in KINDS):
         ap = next((a for a in probe.attach_points if a.provider == p.provider and a.func == p.func),
